@@ -1,0 +1,97 @@
+"""Pre-drawn Faker value pools, sampled by index with numpy.
+
+A Faker call per row runs ~3k rows/s; drawing a few thousand values once and gathering them by
+index runs at numpy speed. Pools are seeded from the recipe seed alone, so every shard of a run
+draws from the same pool.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+import polars as pl
+from faker import Faker
+
+POOL_SIZE = 4096
+
+#: Merchant categories (ISO 18245 style), with a typical-ticket log-mean and log-sigma in dollars
+#: and whether fraud teams treat them as high-risk.
+MERCHANT_CATEGORIES: dict[str, tuple[float, float, bool]] = {
+    "grocery": (3.7, 0.6, False),
+    "restaurants": (3.4, 0.6, False),
+    "fuel": (3.6, 0.4, False),
+    "pharmacy": (3.2, 0.6, False),
+    "utilities": (4.6, 0.5, False),
+    "apparel": (4.1, 0.7, False),
+    "travel": (6.0, 0.8, False),
+    "online_retail": (4.0, 0.9, False),
+    "entertainment": (3.8, 0.7, False),
+    "electronics": (5.3, 0.9, True),
+    "jewelry": (5.9, 1.0, True),
+    "gift_cards": (4.6, 0.6, True),
+    "money_transfer": (5.5, 1.0, True),
+    "crypto_exchange": (6.0, 1.1, True),
+    "gambling": (4.9, 1.0, True),
+}
+
+
+@dataclass(frozen=True)
+class Pools:
+    """Value pools for one (locale, seed). Each is a polars Series of POOL_SIZE strings."""
+
+    first_names_female: pl.Series
+    first_names_male: pl.Series
+    last_names: pl.Series
+    cities: pl.Series
+    states: pl.Series
+    street_addresses: pl.Series
+    employers: pl.Series
+    job_titles: pl.Series
+    #: log-scale pay premium per job title, drawn once per title (income correlates with job).
+    job_pay_premium: np.ndarray
+    merchants: pl.Series
+    countries: pl.Series
+
+    def take(self, pool: pl.Series, index: np.ndarray) -> pl.Series:
+        """Gathers pool values at `index` (an int array) as a new Series."""
+        return pool.gather(pl.Series(index, dtype=pl.UInt32))
+
+    def draw(self, pool: pl.Series, rng: np.random.Generator, n: int) -> pl.Series:
+        """Draws `n` values uniformly from `pool`."""
+        return self.take(pool, rng.integers(0, pool.len(), n))
+
+
+@lru_cache(maxsize=8)
+def value_pools(locale: str, seed: int) -> Pools:
+    """Draws the pools for a locale once per process (Faker is the slow part)."""
+    fake = Faker(locale)
+    fake.seed_instance(seed)
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 0xF00D]))
+
+    def pool(fn) -> pl.Series:  # type: ignore[no-untyped-def]
+        return pl.Series([fn() for _ in range(POOL_SIZE)], dtype=pl.String)
+
+    job_titles = pool(fake.job)
+    return Pools(
+        first_names_female=pool(fake.first_name_female),
+        first_names_male=pool(fake.first_name_male),
+        last_names=pool(fake.last_name),
+        cities=pool(fake.city),
+        states=pool(_state_fn(fake)),
+        street_addresses=pool(fake.street_address),
+        employers=pool(fake.company),
+        job_titles=job_titles,
+        job_pay_premium=rng.normal(0.0, 0.25, POOL_SIZE),
+        merchants=pool(fake.company),
+        countries=pool(fake.country_code),
+    )
+
+
+def _state_fn(fake: Faker):  # type: ignore[no-untyped-def]
+    # Not every locale has states; fall back to the city's region-like administrative unit.
+    for name in ("state_abbr", "state", "administrative_unit", "city"):
+        if hasattr(fake, name):
+            return getattr(fake, name)
+    return fake.city

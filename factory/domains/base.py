@@ -1,0 +1,148 @@
+"""The small interface every domain implements.
+
+A domain is one package under factory/domains/ that knows how to synthesize realistic profiles
+(numpy + pre-drawn Faker value pools, vectorised, seeded), how to label them with a deterministic
+policy engine, which numbers its explanations may cite, and how the template teacher writes
+each of its tasks. Nothing else in fin-factory knows a domain's columns.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar, NamedTuple
+
+import numpy as np
+import polars as pl
+from pydantic import BaseModel, ConfigDict
+
+
+class Fact(NamedTuple):
+    """A number an explanation may cite.
+
+    Attributes:
+        value: the exact value the engine computed.
+        percent: True when the value is a fraction that text may show as a percentage
+            (0.4312 may be cited as 43.1% or 0.43).
+    """
+
+    value: float
+    percent: bool = False
+
+
+class PolicyBase(BaseModel):
+    """Base of every domain's policy thresholds (the recipe's `policy:` section)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DistributionBase(BaseModel):
+    """Base of every domain's distribution knobs (the recipe's `profiles.distribution:`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+Writer = Callable[[Mapping[str, Any], PolicyBase, random.Random], str]
+
+
+@dataclass(frozen=True)
+class Task:
+    """One supervised task a domain offers (a recipe names it with `task:`).
+
+    Attributes:
+        name: registry key, e.g. "decision_cot".
+        description: one line for `recipes list` and the dataset card.
+        system_template: file name of the system prompt under the domain's prompts/ folder.
+        user_template: file name of the user prompt template under prompts/.
+        write: the template teacher: (row with facts, policy, seeded rng) -> assistant message
+            in the format of factory.output.
+    """
+
+    name: str
+    description: str
+    system_template: str
+    user_template: str
+    write: Writer
+
+
+class Domain(ABC):
+    """A finance domain: profiles, policy engine, citeable facts, tasks."""
+
+    name: ClassVar[str]
+    title: ClassVar[str]
+    description: ClassVar[str]
+    engine_version: ClassVar[str]
+    #: column that identifies a profile (unique per row).
+    id_column: ClassVar[str]
+    #: column that groups rows about the same person/account; splits never cut a group.
+    subject_column: ClassVar[str]
+    labels: ClassVar[tuple[str, ...]]
+    #: labels whose output must name principal reasons.
+    adverse_labels: ClassVar[frozenset[str]]
+    #: reason code -> adverse-action text a lender or issuer could send.
+    reason_texts: ClassVar[Mapping[str, str]]
+    #: audit-only attributes the policy never reads (fairness audits use them).
+    protected_columns: ClassVar[tuple[str, ...]]
+    policy_model: ClassVar[type[PolicyBase]]
+    distribution_model: ClassVar[type[DistributionBase]]
+    tasks: ClassVar[Mapping[str, Task]]
+    #: ECOA/Reg B asks for the principal reasons, at most four.
+    max_principal_reasons: ClassVar[int] = 4
+
+    @abstractmethod
+    def synthesize(
+        self,
+        n: int,
+        *,
+        seed: int,
+        shard: int,
+        offset: int,
+        locale: str,
+        distribution: DistributionBase,
+        policy: PolicyBase,
+        boundary_fraction: float,
+    ) -> pl.DataFrame:
+        """Draws `n` profiles (rows offset .. offset+n-1 of the run) for one shard.
+
+        Every random draw comes from `shard_rng(seed, shard, ...)`, so a shard is reproducible
+        on its own. `boundary_fraction` of the rows are drawn close to the policy thresholds.
+        """
+
+    @abstractmethod
+    def decide(self, profiles: pl.DataFrame, policy: PolicyBase) -> pl.DataFrame:
+        """Labels profiles: adds every derived number, `decision`, `reason_codes` (principal
+        reasons first) and `policy_version`. Vectorised, pure, deterministic."""
+
+    @abstractmethod
+    def facts(self, row: Mapping[str, Any], policy: PolicyBase) -> dict[str, Fact]:
+        """The numbers an explanation of this row may cite: inputs, derived values, thresholds,
+        and values derivable from them (e.g. the gap between DTI and its limit)."""
+
+    def policy_version(self, policy: PolicyBase) -> str:
+        """Engine version plus a short hash of the thresholds, e.g. 'lending-1.0.0+3f9a1c2b'."""
+        blob = json.dumps(policy.model_dump(mode="json"), sort_keys=True).encode()
+        return f"{self.name}-{self.engine_version}+{hashlib.sha256(blob).hexdigest()[:8]}"
+
+    @property
+    def prompt_dir(self) -> Path:
+        """Folder holding this domain's Jinja prompt templates."""
+        module = __import__(type(self).__module__, fromlist=["__file__"])
+        return Path(module.__file__).resolve().parent / "prompts"
+
+    def label(self, profiles: pl.DataFrame, policy: PolicyBase) -> pl.DataFrame:
+        """`decide` plus the checks every engine must satisfy."""
+        out = self.decide(profiles, policy)
+        missing = {"decision", "reason_codes", "policy_version"} - set(out.columns)
+        if missing:
+            raise TypeError(f"{self.name}.decide() did not add {sorted(missing)}")
+        return out
+
+
+def shard_rng(seed: int, shard: int, stream: int = 0) -> np.random.Generator:
+    """The random generator for one shard and one stream of draws within it."""
+    return np.random.default_rng(np.random.SeedSequence([seed, shard, stream]))

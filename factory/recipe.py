@@ -1,0 +1,442 @@
+"""The recipe schema and `load_recipe()`.
+
+A recipe is a YAML file (loaded with yaml.safe_load only) validated by one pydantic v2 schema with
+`extra="forbid"` and a description on every field. The domain-specific parts (`policy:` and
+`profiles.distribution:`) come from the domain the recipe names, so each domain gets its own
+recipe model; `recipe_json_schema()` joins them into one JSON Schema for editors.
+
+Every validation error is a RecipeError whose message names the file, the field path and what
+was expected.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from functools import cache
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from faker.config import AVAILABLE_LOCALES
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    create_model,
+    field_validator,
+    model_validator,
+)
+
+from factory.domains import Domain, domain_names, get_domain
+from factory.errors import RecipeError
+
+RECIPES_DIR = Path(__file__).resolve().parent.parent / "recipes"
+
+VERIFIERS = ("format", "decision", "numbers", "reasons", "pii", "length", "dedup")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ProfilesBase(_Section):
+    """How many profiles to synthesize and how."""
+
+    count: int = Field(
+        1000, gt=0, le=100_000_000, description="Number of profiles to synthesize (> 0)."
+    )
+    seed: int = Field(
+        0, ge=0, le=2**63 - 1, description="Seed of every random draw; same seed, same data."
+    )
+    locale: str = Field("en_US", description="Faker locale for names, places and employers.")
+    boundary_fraction: float = Field(
+        0.2,
+        ge=0.0,
+        le=1.0,
+        description="Share of profiles drawn close to the policy thresholds (the hard cases).",
+    )
+    shard_size: int = Field(
+        10_000,
+        ge=100,
+        le=1_000_000,
+        description="Profiles per shard: the unit of progress, resume and parallel work.",
+    )
+
+    @field_validator("locale")
+    @classmethod
+    def _known_locale(cls, value: str) -> str:
+        if value not in AVAILABLE_LOCALES:
+            raise ValueError(f"unknown Faker locale {value!r} (e.g. en_US, en_GB, de_DE, fr_FR)")
+        return value
+
+
+class TeacherConfig(_Section):
+    """Who writes the reasoning. The policy engine and verifiers decide what is kept."""
+
+    backend: Literal["template", "vllm", "openai"] = Field(
+        "template",
+        description="template: the built-in writer (no model); vllm: an in-process vLLM engine; "
+        "openai: any OpenAI-compatible server.",
+    )
+    mode: Literal["write", "paraphrase"] = Field(
+        "write",
+        description="write: the LLM writes reasoning and decision from the facts; paraphrase: it "
+        "rewrites the template teacher's reasoning.",
+    )
+    model: str | None = Field(None, description="Model id or local path (LLM backends).")
+    base_url: str | None = Field(None, description="Server URL for the openai backend.")
+    api_key_env: str = Field(
+        "OPENAI_API_KEY",
+        description="Environment variable holding the API key; the key never goes in a recipe.",
+    )
+    temperature: float = Field(0.7, ge=0.0, le=5.0, description="Sampling temperature.")
+    top_p: float = Field(0.95, gt=0.0, le=1.0, description="Nucleus sampling mass.")
+    max_new_tokens: int = Field(768, gt=0, le=32_768, description="Tokens to generate per row.")
+    seed: int | None = Field(None, ge=0, description="Sampling seed (defaults to profiles.seed).")
+    stop: list[str] = Field(default_factory=list, description="Extra stop strings.")
+    engine_args: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Passed through to the engine (e.g. tensor_parallel_size, dtype).",
+    )
+    timeout_s: float = Field(120.0, gt=0, description="Per-request timeout (openai backend).")
+    max_concurrency: int = Field(8, gt=0, le=1024, description="Requests in flight (openai).")
+    max_retries: int = Field(3, ge=0, le=20, description="Retries per row before rejecting it.")
+
+
+class PromptOverrides(_Section):
+    """Jinja templates that replace the domain's own prompts (paths relative to the recipe)."""
+
+    system: Path | None = Field(None, description="System prompt template file.")
+    user: Path | None = Field(None, description="User prompt template file.")
+
+
+class JudgeConfig(_Section):
+    """Optional LLM judge that scores kept examples against a rubric."""
+
+    backend: Literal["vllm", "openai"] = Field("openai", description="Judge backend.")
+    model: str | None = Field(None, description="Judge model id or local path.")
+    base_url: str | None = Field(None, description="Server URL for the openai backend.")
+    threshold: float = Field(3.5, ge=1.0, le=5.0, description="Minimum mean rubric score (1-5).")
+
+
+class FiltersConfig(_Section):
+    """Verifiers every example must pass to be kept."""
+
+    verifiers: list[Literal[VERIFIERS]] = Field(  # type: ignore[valid-type]
+        default_factory=lambda: list(VERIFIERS),
+        description=f"Verifiers to run, from {', '.join(VERIFIERS)}.",
+    )
+    number_tolerance: float = Field(
+        0.005,
+        ge=0.0,
+        le=0.1,
+        description="Relative tolerance for cited numbers, on top of rounding to the shown digits.",
+    )
+    near_duplicate_threshold: float = Field(
+        0.9,
+        gt=0.0,
+        le=1.0,
+        description="Estimated Jaccard similarity at or above which two examples are duplicates.",
+    )
+    max_seq_length: int = Field(
+        2048, gt=0, le=1_048_576, description="Longest example, in tokens, that is kept."
+    )
+    tokenizer: Path | None = Field(
+        None,
+        description="Local tokenizer (tokenizer.json or a folder) for the length check; without "
+        "one a conservative estimate is used.",
+    )
+    judge: JudgeConfig | None = Field(None, description="Optional LLM judge step.")
+
+
+class SplitConfig(_Section):
+    """Split fractions; stratified by label, grouped by subject."""
+
+    train: float = Field(0.8, ge=0.0, le=1.0, description="Share of examples for training.")
+    validation: float = Field(0.1, ge=0.0, le=1.0, description="Share for validation.")
+    test: float = Field(0.1, ge=0.0, le=1.0, description="Share for the held-out test set.")
+
+    @model_validator(mode="after")
+    def _sums_to_one(self) -> SplitConfig:
+        total = self.train + self.validation + self.test
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(f"train + validation + test must be 1.0, got {total:g}")
+        if self.train == 0:
+            raise ValueError("train must be > 0")
+        return self
+
+
+class LoraConfig(_Section):
+    """LoRA adapter shape."""
+
+    r: int = Field(16, gt=0, le=1024, description="LoRA rank.")
+    alpha: int = Field(32, gt=0, le=4096, description="LoRA alpha (scaling = alpha / r).")
+    dropout: float = Field(0.0, ge=0.0, lt=1.0, description="LoRA dropout.")
+    target_modules: list[str] = Field(
+        default_factory=lambda: [
+            "q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"
+        ],
+        description="Module names that get adapters.",
+    )
+    bias: Literal["none", "all", "lora_only"] = Field("none", description="Which biases train.")
+
+
+class TrainConfig(_Section):
+    """Fine-tuning settings (used by `fin-factory train`)."""
+
+    base_model: str = Field(..., description="Hub id or local path of the base model.")
+    backend: Literal["auto", "unsloth", "hf"] = Field(
+        "auto", description="auto: unsloth on CUDA when installed, hf (transformers+peft) elsewhere."
+    )
+    load_in_4bit: bool = Field(False, description="Load the base model in 4-bit (CUDA only).")
+    max_seq_length: int = Field(2048, gt=0, le=1_048_576, description="Training sequence length.")
+    lora: LoraConfig = Field(default_factory=LoraConfig, description="LoRA adapter settings.")
+    epochs: float = Field(1.0, gt=0, le=100, description="Training epochs.")
+    learning_rate: float = Field(2e-4, gt=0, lt=1, description="Peak learning rate.")
+    per_device_batch_size: int = Field(2, gt=0, le=4096, description="Batch size per device.")
+    gradient_accumulation_steps: int = Field(4, gt=0, le=4096, description="Accumulation steps.")
+    warmup_ratio: float = Field(0.03, ge=0, lt=1, description="Share of steps for LR warm-up.")
+    lr_scheduler: Literal["linear", "cosine", "constant", "constant_with_warmup"] = Field(
+        "linear", description="Learning-rate schedule."
+    )
+    weight_decay: float = Field(0.0, ge=0, lt=1, description="AdamW weight decay.")
+    packing: bool = Field(False, description="Pack several examples into one sequence.")
+    assistant_only_loss: bool = Field(
+        True, description="Learn the reasoning and decision, not the prompt."
+    )
+    eval_steps: int = Field(50, gt=0, description="Evaluate on validation every N steps.")
+    early_stopping_patience: int | None = Field(
+        None, gt=0, description="Stop after N evaluations without improvement."
+    )
+    seed: int = Field(3407, ge=0, description="Training seed.")
+
+
+class EvaluateConfig(_Section):
+    """Evaluation settings (used by `fin-factory evaluate`)."""
+
+    backend: Literal["vllm", "transformers"] = Field("vllm", description="Generation backend.")
+    split: Literal["train", "validation", "test"] = Field("test", description="Split to score.")
+    limit: int | None = Field(None, gt=0, description="Score at most N examples.")
+    baseline: str | None = Field(None, description="Base model to compare against.")
+
+
+class PublishConfig(_Section):
+    """Where and under which gates to publish."""
+
+    dataset_repo: str | None = Field(None, description="Hub repo id for the dataset (ORG/NAME).")
+    model_repo: str | None = Field(None, description="Hub repo id for the model (ORG/NAME).")
+    private: bool = Field(True, description="Create repos as private.")
+    license: str | None = Field(
+        None, description="License id; models inherit the base model's when unset."
+    )
+    min_verifier_pass_rate: float = Field(
+        0.5, ge=0, le=1, description="Refuse to publish data whose verifier pass rate is lower."
+    )
+    min_adverse_impact_ratio: float = Field(
+        0.8, ge=0, le=1, description="Refuse to publish below this four-fifths-rule ratio."
+    )
+
+
+class RecipeBase(_Section):
+    """Fields every recipe has, whatever its domain."""
+
+    name: str = Field(
+        ...,
+        pattern=r"^[a-z0-9][a-z0-9._-]{0,95}$",
+        description="Recipe name: lower-case letters, digits, '.', '_' and '-'; names out/<name>/.",
+    )
+    description: str = Field(..., min_length=1, description="One line: what the data is for.")
+    execution: Literal["local", "ray"] = Field(
+        "local", description="local: one machine; ray: distilabel's Ray pipeline."
+    )
+    teacher: TeacherConfig = Field(default_factory=TeacherConfig, description="The teacher.")
+    prompts: PromptOverrides = Field(
+        default_factory=PromptOverrides, description="Prompt template overrides."
+    )
+    filters: FiltersConfig = Field(default_factory=FiltersConfig, description="Verifiers.")
+    split: SplitConfig = Field(default_factory=SplitConfig, description="Split fractions.")
+    train: TrainConfig | None = Field(None, description="Fine-tuning settings.")
+    evaluate: EvaluateConfig | None = Field(None, description="Evaluation settings.")
+    publish: PublishConfig | None = Field(None, description="Publishing settings and gates.")
+
+    # Set by load_recipe, not by the YAML.
+    source: Annotated[Path | None, Field(exclude=True)] = None
+
+    @property
+    def domain_impl(self) -> Domain:
+        return get_domain(self.domain)  # type: ignore[attr-defined]
+
+    def content_hash(self) -> str:
+        """sha256 of the validated recipe (defaults filled in), for lineage."""
+        blob = json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()
+
+    def with_overrides(self, **profiles: Any) -> RecipeBase:
+        """A copy with `profiles` fields replaced (CLI --n / --seed); None values are ignored."""
+        changes = {k: v for k, v in profiles.items() if v is not None}
+        if not changes:
+            return self
+        data = self.model_dump(mode="python")
+        data["profiles"].update(changes)
+        data["profiles"]["distribution"] = self.profiles.distribution  # type: ignore[attr-defined]
+        data["policy"] = self.policy  # type: ignore[attr-defined]
+        try:
+            out = type(self).model_validate(data)
+        except ValidationError as err:
+            raise _recipe_error(str(self.source or self.name), err) from None
+        return out.model_copy(update={"source": self.source})
+
+
+@cache
+def recipe_model(domain_name: str) -> type[RecipeBase]:
+    """The recipe model of one domain: the base fields plus its policy, knobs and tasks."""
+    domain = get_domain(domain_name)
+    camel = "".join(part.title() for part in domain_name.split("_"))
+    profiles = create_model(
+        f"{camel}Profiles",
+        __base__=ProfilesBase,
+        distribution=(
+            domain.distribution_model,
+            Field(
+                default_factory=domain.distribution_model,
+                description=f"Distribution knobs of {domain_name} profiles.",
+            ),
+        ),
+    )
+    task_names = tuple(domain.tasks)
+    model: type[RecipeBase] = create_model(
+        f"{camel}Recipe",
+        __base__=RecipeBase,
+        domain=(Literal[domain_name], Field(..., description="Domain registry key.")),
+        task=(
+            Literal[task_names],  # type: ignore[valid-type]
+            Field(task_names[0], description=f"Task of the {domain_name} domain."),
+        ),
+        profiles=(
+            profiles,
+            Field(default_factory=profiles, description="How many profiles and how."),
+        ),
+        policy=(
+            domain.policy_model,
+            Field(
+                default_factory=domain.policy_model,
+                description=f"Thresholds of the {domain_name} policy engine.",
+            ),
+        ),
+    )
+    return model
+
+
+def parse_recipe(data: Any, source: str = "<recipe>") -> RecipeBase:
+    """Validates already-loaded YAML data against the schema of the domain it names."""
+    if data is None:
+        raise RecipeError(source, "the file is empty; expected a mapping with name, domain, ...")
+    if not isinstance(data, dict):
+        raise RecipeError(source, f"expected a mapping at the top level, got {_kind(data)}")
+    if "domain" not in data:
+        raise RecipeError(source, "field required", field="domain")
+    domain = data["domain"]
+    if not isinstance(domain, str) or domain not in domain_names():
+        raise RecipeError(
+            source,
+            f"unknown domain {domain!r}; expected one of {', '.join(domain_names())}",
+            field="domain",
+        )
+    try:
+        recipe = recipe_model(domain).model_validate(data)
+    except ValidationError as err:
+        raise _recipe_error(source, err) from None
+    return recipe
+
+
+def load_recipe(path: str | Path) -> RecipeBase:
+    """Loads and validates a recipe file, or a shipped recipe by name (e.g. "lending-cot").
+
+    Raises:
+        RecipeError: the file is missing, empty, not YAML, or does not match the schema.
+    """
+    path = resolve_recipe_path(path)
+    source = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise RecipeError(source, "not a UTF-8 text file") from None
+    except OSError as err:
+        raise RecipeError(source, f"cannot read the file ({err.strerror})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise RecipeError(source, f"YAML syntax error at {where}{problem}") from None
+    recipe = parse_recipe(data, source)
+    return recipe.model_copy(update={"source": path})
+
+
+def resolve_recipe_path(path: str | Path) -> Path:
+    """A path as given, or the shipped recipe of that name when no such file exists."""
+    candidate = Path(path)
+    if candidate.exists():
+        if candidate.is_dir():
+            raise RecipeError(str(candidate), "is a directory; expected a recipe YAML file")
+        return candidate
+    shipped = RECIPES_DIR / f"{path}.yaml"
+    if candidate.suffix == "" and shipped.exists():
+        return shipped
+    raise RecipeError(str(candidate), "no such file (and no shipped recipe of that name)")
+
+
+def shipped_recipes() -> list[Path]:
+    """The recipes in recipes/, sorted by name."""
+    return sorted(RECIPES_DIR.glob("*.yaml"))
+
+
+def recipe_json_schema() -> dict[str, Any]:
+    """One JSON Schema for every domain's recipes (discriminated by `domain`)."""
+    from pydantic import TypeAdapter
+
+    models = tuple(recipe_model(name) for name in domain_names())
+    union = Annotated[
+        models[0] if len(models) == 1 else __import__("typing").Union[models],  # noqa: UP007
+        Field(discriminator="domain"),
+    ]
+    schema: dict[str, Any] = TypeAdapter(union).json_schema()
+    schema["title"] = "fin-factory recipe"
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    return schema
+
+
+def _recipe_error(source: str, err: ValidationError) -> RecipeError:
+    first = err.errors(include_url=False)[0]
+    field = ".".join(str(part) for part in first["loc"]) or None
+    message = _explain(first)
+    more = err.error_count() - 1
+    if more:
+        message += f" (and {more} more error{'s' if more > 1 else ''})"
+    return RecipeError(source, message, field=field)
+
+
+def _explain(error: dict[str, Any]) -> str:
+    kind = error["type"]
+    given = error.get("input")
+    if kind == "extra_forbidden":
+        return "unknown field (check the spelling; `fin-factory recipes schema` lists the fields)"
+    if kind == "missing":
+        return "field required"
+    message = str(error["msg"])
+    if message.startswith("Value error, "):
+        message = message[len("Value error, ") :]
+    if kind in {"literal_error", "enum"}:
+        return f"{message}, got {given!r}"
+    if isinstance(given, str | int | float | bool) and kind != "value_error":
+        return f"{message}, got {given!r}"
+    return message
+
+
+def _kind(value: Any) -> str:
+    return {list: "a list", str: "a string", int: "a number", float: "a number"}.get(
+        type(value), type(value).__name__
+    )
