@@ -15,7 +15,7 @@ import hashlib
 import json
 from functools import cache
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Union
 
 import yaml
 from faker.config import AVAILABLE_LOCALES
@@ -28,6 +28,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic.json_schema import SkipJsonSchema
 
 from factory.domains import Domain, domain_names, get_domain
 from factory.errors import RecipeError
@@ -176,7 +177,13 @@ class LoraConfig(_Section):
     dropout: float = Field(0.0, ge=0.0, lt=1.0, description="LoRA dropout.")
     target_modules: list[str] = Field(
         default_factory=lambda: [
-            "q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"
+            "q_proj",
+            "k_proj",
+            "v_proj",
+            "o_proj",
+            "gate_proj",
+            "up_proj",
+            "down_proj",
         ],
         description="Module names that get adapters.",
     )
@@ -188,7 +195,8 @@ class TrainConfig(_Section):
 
     base_model: str = Field(..., description="Hub id or local path of the base model.")
     backend: Literal["auto", "unsloth", "hf"] = Field(
-        "auto", description="auto: unsloth on CUDA when installed, hf (transformers+peft) elsewhere."
+        "auto",
+        description="auto: unsloth on CUDA when installed, hf (transformers+peft) elsewhere.",
     )
     load_in_4bit: bool = Field(False, description="Load the base model in 4-bit (CUDA only).")
     max_seq_length: int = Field(2048, gt=0, le=1_048_576, description="Training sequence length.")
@@ -261,8 +269,10 @@ class RecipeBase(_Section):
     evaluate: EvaluateConfig | None = Field(None, description="Evaluation settings.")
     publish: PublishConfig | None = Field(None, description="Publishing settings and gates.")
 
-    # Set by load_recipe, not by the YAML.
-    source: Annotated[Path | None, Field(exclude=True)] = None
+    # Set by load_recipe, not by the YAML; not part of the schema or the content hash.
+    source: Annotated[Path | None, SkipJsonSchema()] = Field(
+        None, exclude=True, description="The file the recipe was loaded from."
+    )
 
     @property
     def domain_impl(self) -> Domain:
@@ -275,17 +285,22 @@ class RecipeBase(_Section):
 
     def with_overrides(self, **profiles: Any) -> RecipeBase:
         """A copy with `profiles` fields replaced (CLI --n / --seed); None values are ignored."""
-        changes = {k: v for k, v in profiles.items() if v is not None}
+        return self._with_section("profiles", profiles)
+
+    def with_teacher(self, **teacher: Any) -> RecipeBase:
+        """A copy with `teacher` fields replaced (CLI --teacher); None values are ignored."""
+        return self._with_section("teacher", teacher)
+
+    def _with_section(self, section: str, changes: dict[str, Any]) -> RecipeBase:
+        changes = {k: v for k, v in changes.items() if v is not None}
         if not changes:
             return self
-        data = self.model_dump(mode="python")
-        data["profiles"].update(changes)
-        data["profiles"]["distribution"] = self.profiles.distribution  # type: ignore[attr-defined]
-        data["policy"] = self.policy  # type: ignore[attr-defined]
+        data = self.model_dump(mode="json")
+        data[section].update(changes)
         try:
             out = type(self).model_validate(data)
         except ValidationError as err:
-            raise _recipe_error(str(self.source or self.name), err) from None
+            raise _recipe_error(str(self.source or self.name), err, prefix="override ") from None
         return out.model_copy(update={"source": self.source})
 
 
@@ -373,7 +388,20 @@ def load_recipe(path: str | Path) -> RecipeBase:
         problem = getattr(err, "problem", None) or str(err).splitlines()[0]
         raise RecipeError(source, f"YAML syntax error at {where}{problem}") from None
     recipe = parse_recipe(data, source)
-    return recipe.model_copy(update={"source": path})
+    return _resolve_paths(recipe, path.resolve().parent).model_copy(update={"source": path})
+
+
+def _resolve_paths(recipe: RecipeBase, folder: Path) -> RecipeBase:
+    """Makes the file paths a recipe names relative to the recipe's own folder absolute."""
+
+    def absolute(value: Path | None) -> Path | None:
+        return value if value is None or value.is_absolute() else folder / value
+
+    prompts = recipe.prompts.model_copy(
+        update={"system": absolute(recipe.prompts.system), "user": absolute(recipe.prompts.user)}
+    )
+    filters = recipe.filters.model_copy(update={"tokenizer": absolute(recipe.filters.tokenizer)})
+    return recipe.model_copy(update={"prompts": prompts, "filters": filters})
 
 
 def resolve_recipe_path(path: str | Path) -> Path:
@@ -399,19 +427,16 @@ def recipe_json_schema() -> dict[str, Any]:
     from pydantic import TypeAdapter
 
     models = tuple(recipe_model(name) for name in domain_names())
-    union = Annotated[
-        models[0] if len(models) == 1 else __import__("typing").Union[models],  # noqa: UP007
-        Field(discriminator="domain"),
-    ]
+    union = Annotated[Union[models], Field(discriminator="domain")]  # type: ignore[valid-type]  # noqa: UP007
     schema: dict[str, Any] = TypeAdapter(union).json_schema()
     schema["title"] = "fin-factory recipe"
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     return schema
 
 
-def _recipe_error(source: str, err: ValidationError) -> RecipeError:
+def _recipe_error(source: str, err: ValidationError, prefix: str = "") -> RecipeError:
     first = err.errors(include_url=False)[0]
-    field = ".".join(str(part) for part in first["loc"]) or None
+    field = prefix + ".".join(str(part) for part in first["loc"]) if first["loc"] else None
     message = _explain(first)
     more = err.error_count() - 1
     if more:

@@ -93,6 +93,8 @@ class Domain(ABC):
     tasks: ClassVar[Mapping[str, Task]]
     #: ECOA/Reg B asks for the principal reasons, at most four.
     max_principal_reasons: ClassVar[int] = 4
+    #: numeric columns `fin-factory inspect` plots by decision (the ones analysts look at first).
+    plot_columns: ClassVar[tuple[str, ...]] = ()
 
     @abstractmethod
     def synthesize(

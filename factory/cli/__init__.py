@@ -1,0 +1,20 @@
+"""The `fin-factory` command line: one module per command group, each thin (parse, call, print)."""
+
+from __future__ import annotations
+
+from factory.cli import generate, inspect_cmd, profiles, recipes
+from factory.cli._app import new_app
+
+app = new_app("fin-factory: verified synthetic chain-of-thought data for regulated finance.")
+app.add_typer(recipes.app, name="recipes")
+app.command("profiles")(profiles.profiles)
+app.command("generate")(generate.generate)
+app.command("inspect")(inspect_cmd.inspect)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+__all__ = ["app", "main"]

@@ -1,0 +1,73 @@
+"""`fin-factory generate`: from a recipe to a verified dataset on disk."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from factory.cli._app import err, out, progress
+from factory.pipeline.run import RunResult, generate as run_generate
+from factory.recipe import load_recipe
+from factory.teachers import TEACHERS
+
+
+def generate(
+    recipe: Annotated[str, typer.Argument(help="Recipe file or shipped recipe name.")],
+    n: Annotated[int | None, typer.Option("--n", help="Number of profiles (overrides the recipe).")]
+    = None,
+    output: Annotated[
+        Path | None, typer.Option("--out", help="Output folder [default: out/RECIPE_NAME].")
+    ] = None,
+    seed: Annotated[int | None, typer.Option("--seed", help="Seed (overrides the recipe).")] = None,
+    teacher: Annotated[
+        str | None,
+        typer.Option("--teacher", help=f"Teacher backend ({', '.join(TEACHERS)}); "
+                     "overrides the recipe."),
+    ] = None,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Delete a previous run in the folder and start over.")
+    ] = False,
+) -> None:
+    """Generate a verified chain-of-thought dataset (resumes an interrupted run)."""
+    loaded = load_recipe(recipe).with_overrides(count=n, seed=seed)
+    if teacher is not None:
+        loaded = loaded.with_teacher(backend=teacher)
+    folder = output or Path("out") / loaded.name
+    with progress() as bar:
+        task = bar.add_task(f"{loaded.name}", total=loaded.profiles.count)  # type: ignore[attr-defined]
+
+        def on_progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        result = run_generate(loaded, folder, overwrite=overwrite, progress=on_progress)
+    print_summary(result)
+
+
+def print_summary(result: RunResult) -> None:
+    final = result.final
+    if result.already_complete:
+        err.print(f"{result.out_dir} is already complete (pass --overwrite to regenerate)",
+                  markup=False)
+    table = Table(title=f"{result.out_dir}")
+    table.add_column("")
+    table.add_column("rows", justify="right")
+    table.add_column("share", justify="right")
+    table.add_row("profiles", f"{final.profiles:,}", "")
+    table.add_row("kept", f"{final.kept:,}", f"{final.kept / max(final.profiles, 1):.1%}")
+    for reason, count in final.rejected.items():
+        table.add_row(f"rejected: {reason}", f"{count:,}", f"{count / max(final.profiles, 1):.1%}")
+    for label, count in final.labels.items():
+        table.add_row(f"label: {label}", f"{count:,}", f"{count / max(final.kept, 1):.1%}")
+    for split, count in final.splits.items():
+        table.add_row(f"split: {split}", f"{count:,}", "")
+    out.print(table)
+    if not result.already_complete:
+        reused = f", {result.reused_shards} shard(s) reused" if result.reused_shards else ""
+        err.print(
+            f"done in {result.seconds:.1f}s ({final.profiles / max(result.seconds, 1e-9):,.0f} "
+            f"profiles/s{reused})",
+            markup=False,
+        )

@@ -1,0 +1,62 @@
+"""Reading a generated dataset folder back: with polars, or as a `datasets.DatasetDict`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from factory.errors import DatasetError
+
+SPLITS = ("train", "validation", "test")
+
+
+def read_manifest(out_dir: str | Path) -> dict[str, Any]:
+    """The manifest of a finished dataset.
+
+    Raises:
+        DatasetError: the folder is missing or holds no finished dataset.
+    """
+    folder = Path(out_dir)
+    manifest = folder / "manifest.json"
+    if not folder.is_dir():
+        raise DatasetError(f"{folder}: no such dataset folder")
+    if not manifest.exists():
+        hint = " (an unfinished run: run the same generate command to resume)" if (
+            folder / "_work"
+        ).exists() else ""
+        raise DatasetError(f"{folder}: no manifest.json, not a finished dataset{hint}")
+    data: dict[str, Any] = json.loads(manifest.read_text(encoding="utf-8"))
+    return data
+
+
+def split_files(out_dir: str | Path) -> dict[str, list[Path]]:
+    """Parquet files per split (splits without files are left out)."""
+    data = Path(out_dir) / "data"
+    found = {s: sorted(data.glob(f"{s}-*.parquet")) for s in SPLITS}
+    return {s: files for s, files in found.items() if files}
+
+
+def read_split(out_dir: str | Path, split: str) -> pl.DataFrame:
+    """One split as a polars frame."""
+    read_manifest(out_dir)
+    files = split_files(out_dir).get(split)
+    if not files:
+        raise DatasetError(f"{out_dir}: the dataset has no {split!r} split")
+    return pl.read_parquet(files)
+
+
+def read_rejects(out_dir: str | Path) -> pl.DataFrame:
+    read_manifest(out_dir)
+    return pl.read_parquet(Path(out_dir) / "rejects.parquet")
+
+
+def load_hf_dataset(out_dir: str | Path) -> Any:
+    """The dataset as a `datasets.DatasetDict` (train / validation / test)."""
+    import datasets
+
+    read_manifest(out_dir)
+    files = {s: [str(p) for p in paths] for s, paths in split_files(out_dir).items()}
+    return datasets.load_dataset("parquet", data_files=files)

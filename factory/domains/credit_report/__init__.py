@@ -1,0 +1,107 @@
+"""The credit_report domain: the before/after credit report of one customer.
+
+Tasks: `summary` (the "Good:" / "Bad:" lists of what changed, with the numbers, and a short
+plain-language paragraph) and `qa` (a customer question such as "How can I improve my score?"
+answered with actions grounded in the report). The label is the score trend: improved,
+declined or stable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import polars as pl
+
+from factory.domains.base import DistributionBase, Domain, Fact, PolicyBase, Task
+from factory.domains.credit_report import engine
+from factory.domains.credit_report.facts import credit_report_facts
+from factory.domains.credit_report.policy import (
+    ACTION_TEXTS,
+    ADVERSE_LABELS,
+    LABELS,
+    REASON_TEXTS,
+    Policy,
+)
+from factory.domains.credit_report.profiles import PROTECTED_COLUMNS, Distribution
+from factory.domains.credit_report.profiles import synthesize as synthesize_reports
+from factory.domains.credit_report.writer import write_qa, write_summary
+
+
+class CreditReportDomain(Domain):
+    """Before/after credit reports: score trend, listed changes, drivers and actions."""
+
+    name: ClassVar[str] = "credit_report"
+    title: ClassVar[str] = "Credit report changes"
+    description: ClassVar[str] = (
+        "Before/after credit report of one customer: what changed, why the score moved, and "
+        "what to do next."
+    )
+    engine_version: ClassVar[str] = "1.0.0"
+    id_column: ClassVar[str] = "customer_id"
+    subject_column: ClassVar[str] = "customer_id"
+    labels: ClassVar[tuple[str, ...]] = LABELS
+    adverse_labels: ClassVar[frozenset[str]] = ADVERSE_LABELS
+    reason_texts: ClassVar[Mapping[str, str]] = REASON_TEXTS
+    action_texts: ClassVar[Mapping[str, str]] = ACTION_TEXTS
+    protected_columns: ClassVar[tuple[str, ...]] = PROTECTED_COLUMNS
+    policy_model: ClassVar[type[PolicyBase]] = Policy
+    distribution_model: ClassVar[type[DistributionBase]] = Distribution
+    tasks: ClassVar[Mapping[str, Task]] = {
+        "summary": Task(
+            name="summary",
+            description="Credit-report change summary: Good/Bad lists with the numbers and a "
+            "plain-language paragraph.",
+            system_template="summary.system.jinja2",
+            user_template="summary.user.jinja2",
+            write=write_summary,
+        ),
+        "qa": Task(
+            name="qa",
+            description="Credit-report Q&A: a customer question answered with actions grounded "
+            "in the report.",
+            system_template="qa.system.jinja2",
+            user_template="qa.user.jinja2",
+            write=write_qa,
+        ),
+    }
+
+    def synthesize(
+        self,
+        n: int,
+        *,
+        seed: int,
+        shard: int,
+        offset: int,
+        locale: str,
+        distribution: DistributionBase,
+        policy: PolicyBase,
+        boundary_fraction: float,
+    ) -> pl.DataFrame:
+        """Draws `n` before/after report pairs; see profiles.synthesize."""
+        assert isinstance(distribution, Distribution) and isinstance(policy, Policy)
+        return synthesize_reports(
+            n,
+            seed=seed,
+            shard=shard,
+            offset=offset,
+            locale=locale,
+            distribution=distribution,
+            policy=policy,
+            boundary_fraction=boundary_fraction,
+        )
+
+    def decide(self, profiles: pl.DataFrame, policy: PolicyBase) -> pl.DataFrame:
+        """Adds deltas, listed changes, the trend, drivers and actions; see engine.decide."""
+        assert isinstance(policy, Policy)
+        return engine.decide(profiles, policy, self.policy_version(policy))
+
+    def facts(self, row: Mapping[str, Any], policy: PolicyBase) -> dict[str, Fact]:
+        """The numbers an explanation may cite; see facts.credit_report_facts."""
+        assert isinstance(policy, Policy)
+        return credit_report_facts(row, policy)
+
+
+DOMAIN = CreditReportDomain()
+
+__all__ = ["DOMAIN", "CreditReportDomain", "Distribution", "Policy"]

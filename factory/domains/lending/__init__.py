@@ -1,0 +1,100 @@
+"""Lending: consumer loan applications, underwritten to approve, refer or deny.
+
+The engine computes the monthly payment (standard amortisation), back-end DTI, LTV for
+secured purposes and loan-to-income for unsecured ones, and applies the rules listed in
+factory.domains.lending.policy. The single task, decision_cot, asks for the decision with
+step-by-step reasoning and the principal reasons.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar, cast
+
+import polars as pl
+
+from factory.domains.base import DistributionBase, Domain, Fact, PolicyBase, Task
+from factory.domains.lending import policy as _policy
+from factory.domains.lending.facts import lending_facts
+from factory.domains.lending.policy import REASON_TEXTS, LendingPolicy
+from factory.domains.lending.profiles import LendingDistribution, synthesize
+from factory.domains.lending.writer import write_decision_cot
+
+
+class LendingDomain(Domain):
+    """Consumer loan underwriting (see the package docstring)."""
+
+    name: ClassVar[str] = "lending"
+    title: ClassVar[str] = "Consumer loan underwriting"
+    description: ClassVar[str] = (
+        "Loan applications (personal, debt consolidation, home improvement, medical, auto, "
+        "mortgage) decided approve, refer or deny on DTI, credit score, payment history, "
+        "bankruptcy, utilisation, employment, LTV and loan-to-income."
+    )
+    engine_version: ClassVar[str] = "1.0.0"
+    id_column: ClassVar[str] = "applicant_id"
+    subject_column: ClassVar[str] = "applicant_id"
+    labels: ClassVar[tuple[str, ...]] = ("approve", "refer", "deny")
+    adverse_labels: ClassVar[frozenset[str]] = frozenset({"refer", "deny"})
+    reason_texts: ClassVar[Mapping[str, str]] = REASON_TEXTS
+    protected_columns: ClassVar[tuple[str, ...]] = ("sex", "age", "age_band", "marital_status")
+    plot_columns: ClassVar[tuple[str, ...]] = (
+        "dti",
+        "credit_score",
+        "annual_income",
+        "loan_to_income",
+        "credit_utilization",
+        "employment_years",
+    )
+    policy_model: ClassVar[type[PolicyBase]] = LendingPolicy
+    distribution_model: ClassVar[type[DistributionBase]] = LendingDistribution
+    tasks: ClassVar[Mapping[str, Task]] = {
+        "decision_cot": Task(
+            name="decision_cot",
+            description="Loan decision (approve, refer, deny) with step-by-step reasoning "
+            "and principal reasons.",
+            system_template="decision_cot.system.jinja2",
+            user_template="decision_cot.user.jinja2",
+            write=write_decision_cot,  # type: ignore[arg-type]
+        )
+    }
+
+    def synthesize(
+        self,
+        n: int,
+        *,
+        seed: int,
+        shard: int,
+        offset: int,
+        locale: str,
+        distribution: DistributionBase,
+        policy: PolicyBase,
+        boundary_fraction: float,
+    ) -> pl.DataFrame:
+        """Draws `n` applicants; see factory.domains.lending.profiles.synthesize."""
+        return synthesize(
+            n,
+            seed=seed,
+            shard=shard,
+            offset=offset,
+            locale=locale,
+            distribution=cast(LendingDistribution, distribution),
+            policy=cast(LendingPolicy, policy),
+            boundary_fraction=boundary_fraction,
+        )
+
+    def decide(self, profiles: pl.DataFrame, policy: PolicyBase) -> pl.DataFrame:
+        """Labels applicants; see factory.domains.lending.policy.decide."""
+        lending = cast(LendingPolicy, policy)
+        return _policy.decide(
+            profiles, lending, self.policy_version(lending), self.max_principal_reasons
+        )
+
+    def facts(self, row: Mapping[str, Any], policy: PolicyBase) -> dict[str, Fact]:
+        """Citeable numbers; see factory.domains.lending.facts.lending_facts."""
+        return lending_facts(row, cast(LendingPolicy, policy))
+
+
+DOMAIN = LendingDomain()
+
+__all__ = ["DOMAIN", "LendingDistribution", "LendingDomain", "LendingPolicy"]

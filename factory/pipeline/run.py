@@ -1,0 +1,252 @@
+"""A generation run: plan shards, run the distilabel pipeline on the pending ones, finalize.
+
+The output folder is the state. `<out>/_work/run.json` names the run (recipe hash, count, seed,
+teacher); `<out>/_work/shards/` holds finished shards; `manifest.json` appears last, when the
+dataset is complete. Running the same command again after a crash (kill -9 included) keeps the
+finished shards, generates the rest and finalizes: the result equals an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from factory import __version__
+from factory.errors import DatasetError, FactoryError
+from factory.pipeline.finalize import FinalizeResult, finalize
+from factory.pipeline.steps import (
+    SynthesizeShards,
+    VerifyExamples,
+    WriteReasoning,
+    WriteShards,
+    shard_path,
+)
+from factory.recipe import RecipeBase
+from factory.synth import Shard, recipe_shards
+from factory.teachers import build_teacher
+
+WORK = "_work"
+RUN_FILE = "run.json"
+MANIFEST = "manifest.json"
+
+#: Called with (rows done, rows total) while shards finish.
+ProgressFn = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What `generate` did."""
+
+    out_dir: Path
+    reused_shards: int
+    generated_shards: int
+    seconds: float
+    final: FinalizeResult
+    already_complete: bool = False
+
+
+def run_identity(recipe: RecipeBase) -> dict[str, Any]:
+    """What makes two runs the same run: resuming is only allowed between equal identities."""
+    return {
+        "recipe": recipe.name,
+        "recipe_sha256": recipe.content_hash(),
+        "count": recipe.profiles.count,  # type: ignore[attr-defined]
+        "seed": recipe.profiles.seed,  # type: ignore[attr-defined]
+        "shard_size": recipe.profiles.shard_size,  # type: ignore[attr-defined]
+        "teacher": recipe.teacher.backend,
+        "fin_factory": __version__,
+    }
+
+
+def generate(
+    recipe: RecipeBase,
+    out_dir: Path,
+    *,
+    overwrite: bool = False,
+    progress: ProgressFn | None = None,
+) -> RunResult:
+    """Generates (or resumes) the verified dataset of `recipe` into `out_dir`.
+
+    Raises:
+        DatasetError: `out_dir` holds something else (another run, or files that are not ours);
+            `overwrite=True` starts over.
+    """
+    started = time.perf_counter()
+    identity = run_identity(recipe)
+    work = out_dir / WORK
+    if overwrite and out_dir.exists():
+        _remove_run(out_dir)
+    existing = _existing_identity(out_dir)
+    if existing is not None and existing != identity:
+        changed = sorted(k for k in identity if existing.get(k) != identity[k])
+        raise DatasetError(
+            f"{out_dir} holds a different run (it differs in {', '.join(changed)}); "
+            "pass --overwrite to replace it, or choose another --out"
+        )
+    if (out_dir / MANIFEST).exists():
+        final = FinalizeResult.from_manifest(out_dir / MANIFEST)
+        return RunResult(out_dir, 0, 0, time.perf_counter() - started, final, True)
+    if existing is None and out_dir.exists() and any(out_dir.iterdir()):
+        raise DatasetError(
+            f"{out_dir} is not empty and holds no fin-factory run; choose another --out "
+            "or pass --overwrite to replace its contents"
+        )
+
+    work.mkdir(parents=True, exist_ok=True)
+    _write_json(work / RUN_FILE, identity)
+    shards = recipe_shards(recipe)
+    pending = [s for s in shards if not shard_path(work, s.index).exists()]
+    total = recipe.profiles.count  # type: ignore[attr-defined]
+    if pending:
+        done_rows = total - sum(s.size for s in pending)
+        _run_pipeline(recipe, work, pending, shards, progress, done_rows)
+    elif progress:
+        progress(total, total)
+    missing = [s.index for s in shards if not shard_path(work, s.index).exists()]
+    if missing:
+        raise FactoryError(
+            f"the pipeline stopped before writing shard(s) {_ranges(missing)}; "
+            f"see {work / 'distilabel'} for its log, then run the same command again to resume"
+        )
+    final = finalize(recipe, out_dir, work, identity, started_at=started)
+    shutil.rmtree(work, ignore_errors=True)
+    return RunResult(
+        out_dir,
+        reused_shards=len(shards) - len(pending),
+        generated_shards=len(pending),
+        seconds=time.perf_counter() - started,
+        final=final,
+    )
+
+
+def _pipeline_class() -> type:
+    from distilabel.pipeline import Pipeline
+
+    class ShardPipeline(Pipeline):  # type: ignore[misc]
+        """distilabel's local Pipeline without its per-batch JSON copy of every step's data.
+
+        Our shard files are the checkpoint (and runs use use_cache=False), so the copy only
+        costs time and disk: a JSON file per batch per step, written by the main process.
+        """
+
+        def _register_batch(self, batch: Any) -> None:
+            assert self._batch_manager, "Batch manager is not set"
+            self._batch_manager.register_batch(batch, steps_data_path=None)
+
+    return ShardPipeline
+
+
+def build_pipeline(
+    recipe: RecipeBase, work: Path, pending: list[Shard], shards: list[Shard]
+) -> Any:
+    """The distilabel pipeline for the pending shards of a run."""
+    Pipeline = _pipeline_class()  # noqa: N806
+
+    data = recipe.model_dump(mode="json")
+    recipe_dir = str(recipe.source.parent) if recipe.source else None
+    batch = recipe.profiles.shard_size  # type: ignore[attr-defined]
+    todo = [{"index": s.index, "offset": s.offset, "size": s.size} for s in pending]
+    with Pipeline(
+        name=f"fin-factory-{recipe.name}",
+        description=recipe.description,
+        cache_dir=work / "distilabel",
+    ) as pipeline:
+        synthesize = SynthesizeShards(
+            name="synthesize", recipe=data, recipe_dir=recipe_dir, shards=todo, batch_size=batch
+        )
+        teach = WriteReasoning(
+            name="teacher",
+            llm=build_teacher(recipe),
+            input_batch_size=batch,
+            add_raw_output=False,
+            add_raw_input=False,
+        )
+        verify = VerifyExamples(
+            name="verify", recipe=data, recipe_dir=recipe_dir, input_batch_size=batch
+        )
+        write = WriteShards(
+            name="write_shards",
+            recipe=data,
+            recipe_dir=recipe_dir,
+            work_dir=str(work),
+            shards=todo,
+            input_batch_size=batch,
+        )
+        synthesize >> teach >> verify >> write
+    return pipeline
+
+
+def _run_pipeline(
+    recipe: RecipeBase,
+    work: Path,
+    pending: list[Shard],
+    shards: list[Shard],
+    progress: ProgressFn | None,
+    done_rows: int,
+) -> None:
+    # distilabel logs every batch at INFO; its log file in the work dir keeps the detail.
+    os.environ.setdefault("DISTILABEL_LOG_LEVEL", "WARNING")
+    pipeline = build_pipeline(recipe, work, pending, shards)
+    total = sum(s.size for s in shards)
+    stop = threading.Event()
+    watcher = None
+    if progress:
+        progress(done_rows, total)
+        watcher = threading.Thread(
+            target=_watch_shards, args=(work, shards, progress, total, stop), daemon=True
+        )
+        watcher.start()
+    try:
+        pipeline.run(use_cache=False)
+    finally:
+        stop.set()
+        if watcher:
+            watcher.join()
+
+
+def _watch_shards(
+    work: Path, shards: list[Shard], progress: ProgressFn, total: int, stop: threading.Event
+) -> None:
+    while True:
+        done = sum(s.size for s in shards if shard_path(work, s.index).exists())
+        progress(done, total)
+        if stop.wait(0.25):
+            done = sum(s.size for s in shards if shard_path(work, s.index).exists())
+            progress(done, total)
+            return
+
+
+def _existing_identity(out_dir: Path) -> dict[str, Any] | None:
+    manifest = out_dir / MANIFEST
+    if manifest.exists():
+        return dict(json.loads(manifest.read_text())["run"])
+    run_file = out_dir / WORK / RUN_FILE
+    if run_file.exists():
+        return dict(json.loads(run_file.read_text()))
+    return None
+
+
+def _remove_run(out_dir: Path) -> None:
+    if _existing_identity(out_dir) is None and any(out_dir.iterdir()):
+        raise DatasetError(
+            f"{out_dir} holds no fin-factory run; refusing to delete it with --overwrite"
+        )
+    shutil.rmtree(out_dir)
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    os.replace(partial, path)
+
+
+def _ranges(numbers: list[int]) -> str:
+    shown = ", ".join(str(n) for n in numbers[:10])
+    return shown + (f" and {len(numbers) - 10} more" if len(numbers) > 10 else "")

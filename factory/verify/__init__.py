@@ -1,0 +1,139 @@
+"""Verifiers: pure checks of a generated example against the policy engine that labelled it.
+
+Per example, in VERIFIER_ORDER (the first failure names the rejection):
+    format    the output parses (factory.output.parse_output);
+    decision  the stated decision equals the engine's (labels.check_decision);
+    reasons   the principal reasons named are the engine's (labels.check_reasons);
+    numbers   every number cited in <reasoning> and <answer> matches a fact within the stated
+              tolerance (numbers.check_numbers; the rule is in that module's docstring);
+    pii       no SSN, card, bank account, email or phone in the assistant text (pii.find_pii);
+    length    the example fits max_seq_length tokens (length.TokenCounter counts them).
+Over the whole dataset, separately: dedup (exact and near duplicates, dedup.duplicate_mask).
+
+The distilabel steps in factory/pipeline/, evaluation and the publish gates all call these
+functions; none of them does I/O or knows a domain's columns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+
+from factory.domains.base import Fact
+from factory.output import parse_output
+from factory.verify.labels import check_decision, check_reasons
+from factory.verify.length import check_length
+from factory.verify.numbers import check_numbers
+from factory.verify.pii import find_pii
+
+#: Per-example verifiers, in the order they run; a recipe's `filters.verifiers` picks among
+#: these and "dedup", which runs over the whole dataset instead.
+VERIFIER_ORDER = ("format", "decision", "reasons", "numbers", "pii", "length")
+DATASET_VERIFIERS = ("dedup",)
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """The outcome of verifying one example.
+
+    Attributes:
+        ok: True when every selected verifier passed.
+        reason: the first failing verifier's name (from VERIFIER_ORDER), None when ok.
+        detail: what failed, for a person reading rejects.parquet ("" when ok).
+    """
+
+    ok: bool
+    reason: str | None = None
+    detail: str = ""
+
+
+PASSED = Verdict(ok=True)
+
+
+def verify_example(
+    output: str,
+    *,
+    decision: str,
+    reason_codes: Sequence[str] | None,
+    known_codes: Collection[str],
+    facts: Mapping[str, Fact],
+    checks: Collection[str] = VERIFIER_ORDER,
+    number_tolerance: float = 0.005,
+    token_count: int | None = None,
+    max_tokens: int | None = None,
+) -> Verdict:
+    """Runs the selected verifiers on one assistant message; the first failure decides.
+
+    When "format" is selected and the output does not parse, nothing else runs. When it is
+    not selected, the other verifiers read whatever `parse_output` could recover (a missing
+    <decision> then fails "decision").
+
+    Args:
+        output: the assistant message, raw.
+        decision: the engine's decision.
+        reason_codes: the engine's principal reason codes, most important first.
+        known_codes: every reason code of the domain.
+        facts: the numbers the explanation may cite (Domain.facts of the row).
+        checks: the verifiers to run (names from VERIFIER_ORDER; "dedup" is accepted and
+            ignored here because it runs over the whole dataset).
+        number_tolerance: relative tolerance of the numbers verifier.
+        token_count: tokens of the whole example (system, user and assistant messages); needed
+            by "length".
+        max_tokens: the recipe's max_seq_length; needed by "length".
+
+    Returns:
+        The verdict: ok, or the failing verifier's name and a detail.
+
+    Raises:
+        ValueError: for an unknown check name, or "length" without token_count and max_tokens.
+    """
+    unknown = set(checks) - set(VERIFIER_ORDER) - set(DATASET_VERIFIERS)
+    if unknown:
+        raise ValueError(f"unknown verifier {sorted(unknown)}; choose from {VERIFIER_ORDER}")
+    parsed = parse_output(output)
+    if "format" in checks and not parsed.ok:
+        return Verdict(False, "format", "; ".join(parsed.errors))
+    if "decision" in checks:
+        detail = check_decision(parsed, decision)
+        if detail:
+            return Verdict(False, "decision", detail)
+    if "reasons" in checks:
+        detail = check_reasons(parsed, reason_codes, known_codes)
+        if detail:
+            return Verdict(False, "reasons", detail)
+    if "numbers" in checks:
+        detail = _check_numbers(parsed.reasoning, parsed.answer, facts, number_tolerance)
+        if detail:
+            return Verdict(False, "numbers", detail)
+    if "pii" in checks:
+        hits = find_pii(output)
+        if hits:
+            kinds = ", ".join(dict.fromkeys(hit.kind for hit in hits))
+            return Verdict(False, "pii", f"found {kinds} in the assistant text")
+    if "length" in checks:
+        if token_count is None or max_tokens is None:
+            raise ValueError("the length verifier needs token_count and max_tokens")
+        detail = check_length(token_count, max_tokens)
+        if detail:
+            return Verdict(False, "length", detail)
+    return PASSED
+
+
+def _check_numbers(
+    reasoning: str, answer: str | None, facts: Mapping[str, Fact], tolerance: float
+) -> str | None:
+    text = reasoning if answer is None else f"{reasoning}\n{answer}"
+    wrong = [number.text for number in check_numbers(text, facts, tolerance)]
+    if not wrong:
+        return None
+    verb = "matches" if len(wrong) == 1 else "match"
+    return f"cited {', '.join(wrong)} {verb} no fact"
+
+
+__all__ = [
+    "DATASET_VERIFIERS",
+    "PASSED",
+    "VERIFIER_ORDER",
+    "Verdict",
+    "verify_example",
+]

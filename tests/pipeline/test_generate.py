@@ -1,0 +1,232 @@
+"""`generate` end to end: the dataset on disk, its verification, resume and determinism."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import polars as pl
+import pytest
+from typer.testing import CliRunner
+
+from factory.cli import app
+from factory.dataset import load_hf_dataset, read_manifest, read_rejects, read_split
+from factory.errors import DatasetError
+from factory.output import parse_output
+from factory.pipeline.run import _run_pipeline, generate, run_identity
+from factory.recipe import load_recipe
+from factory.synth import recipe_shards
+from factory.verify import verify_example
+from tests.conftest import MINIMAL
+from tests.tiny import build_tokenizer
+
+runner = CliRunner()
+
+
+def _data_bytes(folder: Path) -> dict[str, bytes]:
+    files = sorted((folder / "data").glob("*.parquet")) + [folder / "rejects.parquet"]
+    return {f.name: f.read_bytes() for f in files}
+
+
+@pytest.fixture(scope="module")
+def lending_run(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("gen")
+    recipe_path = folder / "recipe.yaml"
+    recipe_path.write_text(MINIMAL.replace("count: 300", "count: 600").replace(
+        "shard_size: 100", "shard_size: 200"))
+    recipe = load_recipe(recipe_path)
+    result = generate(recipe, folder / "out")
+    return recipe, result, folder / "out"
+
+
+def test_dataset_layout_and_accounting(lending_run):
+    recipe, result, out = lending_run
+    assert sorted(p.name for p in (out / "data").iterdir()) == [
+        "test-00000-of-00001.parquet",
+        "train-00000-of-00001.parquet",
+        "validation-00000-of-00001.parquet",
+    ]
+    assert (out / "README.md").read_text().startswith("---\n")
+    assert not (out / "_work").exists()
+    manifest = read_manifest(out)
+    rejects = read_rejects(out)
+    kept = sum(read_split(out, s).height for s in ("train", "validation", "test"))
+    assert kept == manifest["counts"]["kept"] == result.final.kept
+    assert kept + rejects.height == 600 == manifest["counts"]["profiles"]
+    assert manifest["recipe"]["sha256"] == recipe.content_hash()
+    assert manifest["policy_version"].startswith("lending-")
+    assert set(manifest["verifiers"]) >= {"format", "decision", "numbers", "reasons", "pii"}
+    # The template teacher must be vouched for on (almost) every row.
+    assert manifest["counts"]["pass_rate"] > 0.97, manifest["rejects_by_reason"]
+
+
+def test_every_kept_row_verifies_again_and_matches_the_engine(lending_run):
+    recipe, _, out = lending_run
+    train = read_split(out, "train")
+    assert {"id", "domain", "task", "messages", "facts", "decision", "reason_codes",
+            "policy_version", "teacher", "annual_income", "dti", "sex"} <= set(train.columns)
+    domain = recipe.domain_impl
+    for row in train.head(200).iter_rows(named=True):
+        assistant = row["messages"][-1]
+        assert [m["role"] for m in row["messages"]] == ["system", "user", "assistant"]
+        parsed = parse_output(assistant["content"])
+        assert parsed.decision == row["decision"]
+        assert list(parsed.reasons) == list(row["reason_codes"])
+        facts = domain.facts(row, recipe.policy)
+        verdict = verify_example(
+            assistant["content"], decision=row["decision"], reason_codes=row["reason_codes"],
+            known_codes=domain.reason_texts, facts=facts, checks={"format", "decision",
+            "reasons", "numbers", "pii"}, number_tolerance=0.005,
+        )
+        assert verdict.ok, verdict
+        assert json.loads(row["facts"])["dti"] == pytest.approx(row["dti"])
+
+
+def test_splits_are_stratified_and_ids_unique(lending_run):
+    _, _, out = lending_run
+    frames = {s: read_split(out, s) for s in ("train", "validation", "test")}
+    ids = pl.concat([f.select("id") for f in frames.values()])["id"]
+    assert ids.n_unique() == ids.len()
+    total = sum(f.height for f in frames.values())
+    assert frames["train"].height == pytest.approx(0.8 * total, abs=4)
+    manifest = read_manifest(out)
+    for label, count in manifest["labels"]["all"].items():
+        if count >= 20:
+            share = manifest["labels"]["train"][label] / count
+            assert share == pytest.approx(0.8, abs=0.05), label
+
+
+def test_loads_with_datasets_and_formats_with_a_chat_template(lending_run, tmp_path):
+    _, _, out = lending_run
+    ds = load_hf_dataset(out)
+    assert set(ds) == {"train", "validation", "test"}
+    row = ds["train"][0]
+    corpus = [m["content"] for r in ds["validation"] for m in r["messages"]]
+    tokenizer = build_tokenizer(tmp_path / "tok", corpus)
+    text = tokenizer.apply_chat_template(row["messages"], tokenize=False)
+    assert "<|assistant|>" in text and "<decision>" in text
+    assert tokenizer.apply_chat_template(row["messages"], tokenize=True)
+
+
+def test_same_recipe_and_seed_give_byte_identical_data(lending_run, tmp_path):
+    recipe, _, out = lending_run
+    again = generate(recipe, tmp_path / "again")
+    assert _data_bytes(tmp_path / "again") == _data_bytes(out)
+    assert again.final.kept == read_manifest(out)["counts"]["kept"]
+
+
+def test_rejects_keep_reason_and_raw_output(write_recipe, tmp_path):
+    path = write_recipe(MINIMAL + "filters:\n  max_seq_length: 40\n")
+    result = generate(load_recipe(path), tmp_path / "out")
+    assert result.final.kept == 0
+    rejects = read_rejects(tmp_path / "out")
+    assert rejects.height == 300
+    assert set(rejects["reject_reason"]) == {"length"}
+    assert rejects["generation"].str.contains("<decision>").all()
+    assert not list((tmp_path / "out" / "data").glob("*.parquet"))
+
+
+def test_a_folder_with_another_run_is_refused(lending_run, write_recipe, tmp_path):
+    _, _, out = lending_run
+    other = load_recipe(write_recipe(MINIMAL.replace("seed: 3", "seed: 5")))
+    with pytest.raises(DatasetError, match="holds a different run .*seed"):
+        generate(other, out)
+    stranger = tmp_path / "stranger"
+    stranger.mkdir()
+    (stranger / "notes.txt").write_text("mine")
+    with pytest.raises(DatasetError, match="not empty"):
+        generate(other, stranger)
+    with pytest.raises(DatasetError, match="refusing to delete"):
+        generate(other, stranger, overwrite=True)
+
+
+def test_rerunning_a_finished_run_changes_nothing(lending_run):
+    recipe, _, out = lending_run
+    before = _data_bytes(out)
+    result = generate(recipe, out)
+    assert result.already_complete
+    assert _data_bytes(out) == before
+
+
+def test_resume_from_a_partial_run_equals_uninterrupted(lending_run, tmp_path):
+    recipe, _, out = lending_run
+    folder = tmp_path / "partial"
+    work = folder / "_work"
+    work.mkdir(parents=True)
+    (work / "run.json").write_text(json.dumps(run_identity(recipe)))
+    shards = recipe_shards(recipe)
+    # What a run killed after its first shard leaves behind.
+    _run_pipeline(recipe, work, shards[:1], shards, None, 0)
+    assert [p.name for p in (work / "shards").glob("*.parquet")] == ["shard-00000.parquet"]
+    result = generate(recipe, folder)
+    assert (result.reused_shards, result.generated_shards) == (1, 2)
+    assert _data_bytes(folder) == _data_bytes(out)
+
+
+@pytest.mark.slow
+def test_kill_9_mid_run_then_resume_equals_uninterrupted(tmp_path, write_recipe):
+    recipe_path = write_recipe(MINIMAL.replace("count: 300", "count: 4000").replace(
+        "shard_size: 100", "shard_size: 500"))
+    reference = tmp_path / "reference"
+    generate(load_recipe(recipe_path), reference)
+
+    folder = tmp_path / "killed"
+    command = [sys.executable, "-m", "factory.cli", "generate", str(recipe_path), "--out",
+               str(folder)]
+    process = subprocess.Popen(command, start_new_session=True, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    shards = folder / "_work" / "shards"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and len(list(shards.glob("*.parquet"))) < 2:
+        time.sleep(0.05)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    finished = len(list(shards.glob("*.parquet")))
+    assert 2 <= finished < 8, "the kill must land mid-run"
+    assert not (folder / "manifest.json").exists()
+
+    result = runner.invoke(app, ["generate", str(recipe_path), "--out", str(folder)])
+    assert result.exit_code == 0, result.output
+    assert f"{finished} shard(s) reused" in result.stderr
+    assert _data_bytes(folder) == _data_bytes(reference)
+
+
+def test_cli_generate_and_inspect(write_recipe, tmp_path):
+    path = write_recipe(MINIMAL)
+    out = tmp_path / "cli-out"
+    result = runner.invoke(app, ["generate", str(path), "--out", str(out), "--n", "200"])
+    assert result.exit_code == 0, result.output
+    assert "kept" in result.stdout and "label: approve" in result.stdout
+    again = runner.invoke(app, ["generate", str(path), "--out", str(out), "--n", "200"])
+    assert "already complete" in again.stderr
+    changed = runner.invoke(app, ["generate", str(path), "--out", str(out), "--n", "250"])
+    assert changed.exit_code == 2 and "--overwrite" in changed.stderr
+    over = runner.invoke(app, ["generate", str(path), "--out", str(out), "--n", "250",
+                               "--overwrite"])
+    assert over.exit_code == 0, over.output
+    assert read_manifest(out)["counts"]["profiles"] == 250
+
+    shown = runner.invoke(app, ["inspect", str(out), "--examples", "2"])
+    assert shown.exit_code == 0, shown.output
+    assert "<reasoning>" in shown.stdout and "verification" in shown.stdout
+    plots = sorted((out / "plots").glob("*.png"))
+    assert plots and all(p.stat().st_size > 5000 for p in plots)
+
+
+def test_inspect_refuses_an_unfinished_folder(tmp_path):
+    (tmp_path / "_work").mkdir()
+    result = runner.invoke(app, ["inspect", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "resume" in result.stderr
+
+
+def test_unbuilt_teacher_backend_is_a_clear_error(write_recipe, tmp_path):
+    result = runner.invoke(app, ["generate", str(write_recipe(MINIMAL)), "--teacher", "vllm",
+                                 "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2
+    assert "teacher backend 'vllm'" in result.stderr
