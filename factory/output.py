@@ -13,8 +13,9 @@ An assistant message is::
     customer-facing text (credit-report summary or answer); only for tasks that have one
     </answer>
 
-`<reasons>` is present when the decision is adverse (deny, refer, review, block, declined) and
-lists the principal reason codes, most important first, each with its adverse-action text.
+`<reasons>` is present whenever the engine names reasons: always for an adverse decision (deny,
+refer, review, block, a declined credit score), and for the favourable drivers of an improved
+credit score. It lists the principal reason codes, most important first, each with its text.
 Reasoning and decision never mix: the decision is only ever read from `<decision>`.
 """
 
@@ -124,12 +125,12 @@ def parse_output(text: str | None) -> ParsedOutput:
         for line in blocks["reasons"][0].strip().splitlines():
             if not line.strip():
                 continue
-            match = _REASON_LINE.match(line)
-            if not match:
+            reason = _REASON_LINE.match(line)
+            if reason is None:
                 errors.append("unreadable line in <reasons>")
                 break
-            codes.append(match.group(1))
-            texts.append((match.group(2) or "").strip())
+            codes.append(reason.group(1))
+            texts.append((reason.group(2) or "").strip())
     answer = blocks["answer"][0].strip() if "answer" in blocks else None
     return ParsedOutput(
         reasoning=reasoning,

@@ -9,7 +9,8 @@ import typer
 from rich.table import Table
 
 from factory.cli._app import err, out, progress
-from factory.pipeline.run import RunResult, generate as run_generate
+from factory.pipeline.run import RunResult
+from factory.pipeline.run import generate as run_generate
 from factory.recipe import load_recipe
 from factory.teachers import TEACHERS
 

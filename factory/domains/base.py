@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import sys
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -133,8 +134,8 @@ class Domain(ABC):
     @property
     def prompt_dir(self) -> Path:
         """Folder holding this domain's Jinja prompt templates."""
-        module = __import__(type(self).__module__, fromlist=["__file__"])
-        return Path(module.__file__).resolve().parent / "prompts"
+        module = sys.modules[type(self).__module__]
+        return Path(str(module.__file__)).resolve().parent / "prompts"
 
     def label(self, profiles: pl.DataFrame, policy: PolicyBase) -> pl.DataFrame:
         """`decide` plus the checks every engine must satisfy."""

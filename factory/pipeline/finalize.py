@@ -114,7 +114,8 @@ def finalize(
         },
         files=_file_hashes(staging),
     )
-    (staging / "README.md").write_text(render_first_dataset_card(recipe, manifest), encoding="utf-8")
+    card = render_first_dataset_card(recipe, manifest)
+    (staging / "README.md").write_text(card, encoding="utf-8")
     _publish_staging(staging, out_dir)
     partial = out_dir / "manifest.json.partial"
     partial.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
@@ -144,8 +145,7 @@ def _deduplicate(meta: pl.DataFrame, recipe: RecipeBase, subject: str) -> pl.Dat
     if kept.height == 0:
         return verdicts
     keys = kept["_exact_key"].to_numpy()
-    width = kept["_minhash"].list.len().max()
-    signatures = kept["_minhash"].list.to_array(int(width)).to_numpy()  # type: ignore[arg-type]
+    signatures = kept["_minhash"].to_numpy()
     drop = duplicate_mask(keys, signatures, threshold=recipe.filters.near_duplicate_threshold)
     exact = kept["_exact_key"].is_first_distinct().not_().to_numpy()
     dropped = kept.select(

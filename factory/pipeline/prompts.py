@@ -15,13 +15,17 @@ import jinja2
 from factory.domains import Domain, PolicyBase, Task
 from factory.errors import RecipeError
 
-_ENV = jinja2.Environment(
-    undefined=jinja2.StrictUndefined,
-    keep_trailing_newline=False,
-    trim_blocks=True,
-    lstrip_blocks=True,
-    autoescape=False,  # plain-text prompts, never HTML
-)
+
+def _environment(*folders: Path) -> jinja2.Environment:
+    """A Jinja environment whose templates may {% include %} partials from `folders`."""
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader([str(f) for f in folders]),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=False,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        autoescape=False,  # plain-text prompts, never HTML
+    )
 
 
 class PromptBuilder:
@@ -43,13 +47,21 @@ class PromptBuilder:
         system_override: Path | None = None,
         user_override: Path | None = None,
     ) -> None:
-        system = _template(system_override or domain.prompt_dir / task.system_template)
-        self._user = _template(user_override or domain.prompt_dir / task.user_template)
-        self.system = system.render(policy=policy, domain=domain, task=task).strip()
+        system_path = system_override or domain.prompt_dir / task.system_template
+        self._user_path = user_override or domain.prompt_dir / task.user_template
+        system = _template(system_path, domain.prompt_dir)
+        self._user = _template(self._user_path, domain.prompt_dir)
+        try:
+            self.system = system.render(policy=policy, domain=domain, task=task).strip()
+        except jinja2.TemplateError as err:
+            raise RecipeError(str(system_path), f"prompt template error: {err}") from None
 
     def user(self, row: Mapping[str, Any]) -> str:
         """The user message for one labelled profile."""
-        return self._user.render(row=row).strip()
+        try:
+            return self._user.render(row=row).strip()
+        except jinja2.TemplateError as err:
+            raise RecipeError(str(self._user_path), f"prompt template error: {err}") from None
 
     def messages(self, row: Mapping[str, Any]) -> list[dict[str, str]]:
         """System and user messages, ready for a chat template."""
@@ -59,13 +71,14 @@ class PromptBuilder:
         ]
 
 
-def _template(path: Path) -> jinja2.Template:
+def _template(path: Path, domain_dir: Path) -> jinja2.Template:
+    """Loads `path`; its includes resolve next to it first, then in the domain's prompts/."""
     try:
         source = path.read_text(encoding="utf-8")
     except OSError as err:
         raise RecipeError(str(path), f"cannot read prompt template ({err.strerror})") from None
     try:
-        return _ENV.from_string(source)
+        return _environment(path.parent, domain_dir).from_string(source)
     except jinja2.TemplateSyntaxError as err:
         raise RecipeError(
             str(path), f"Jinja syntax error at line {err.lineno}: {err.message}"

@@ -18,21 +18,26 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from distilabel.steps import StepResources
+
 from factory import __version__
+from factory._distilabel import ShardPipeline
 from factory.errors import DatasetError, FactoryError
 from factory.pipeline.finalize import FinalizeResult, finalize
 from factory.pipeline.steps import (
     SynthesizeShards,
-    VerifyExamples,
+    VerifyShards,
     WriteReasoning,
-    WriteShards,
+    prompt_builder,
     shard_path,
 )
 from factory.recipe import RecipeBase
-from factory.synth import Shard, recipe_shards
+from factory.synth import Shard, labelled_shard, recipe_shards
 from factory.teachers import build_teacher
 
 WORK = "_work"
+#: Replicas of the verify step, the busiest one (each replica verifies and writes whole shards).
+VERIFY_REPLICAS = 2
 RUN_FILE = "run.json"
 MANIFEST = "manifest.json"
 
@@ -99,6 +104,7 @@ def generate(
             "or pass --overwrite to replace its contents"
         )
 
+    _check_prompts(recipe)
     work.mkdir(parents=True, exist_ok=True)
     _write_json(work / RUN_FILE, identity)
     shards = recipe_shards(recipe)
@@ -126,34 +132,24 @@ def generate(
     )
 
 
-def _pipeline_class() -> type:
-    from distilabel.pipeline import Pipeline
-
-    class ShardPipeline(Pipeline):  # type: ignore[misc]
-        """distilabel's local Pipeline without its per-batch JSON copy of every step's data.
-
-        Our shard files are the checkpoint (and runs use use_cache=False), so the copy only
-        costs time and disk: a JSON file per batch per step, written by the main process.
-        """
-
-        def _register_batch(self, batch: Any) -> None:
-            assert self._batch_manager, "Batch manager is not set"
-            self._batch_manager.register_batch(batch, steps_data_path=None)
-
-    return ShardPipeline
+def _check_prompts(recipe: RecipeBase) -> None:
+    """Renders the prompts of one row here, so a broken template is a clear error up front
+    rather than a failure inside a pipeline process."""
+    builder = prompt_builder(recipe)
+    first = labelled_shard(recipe, Shard(0, 0, 1)).to_dicts()[0]
+    builder.user(first)
 
 
 def build_pipeline(
     recipe: RecipeBase, work: Path, pending: list[Shard], shards: list[Shard]
 ) -> Any:
     """The distilabel pipeline for the pending shards of a run."""
-    Pipeline = _pipeline_class()  # noqa: N806
 
     data = recipe.model_dump(mode="json")
     recipe_dir = str(recipe.source.parent) if recipe.source else None
     batch = recipe.profiles.shard_size  # type: ignore[attr-defined]
     todo = [{"index": s.index, "offset": s.offset, "size": s.size} for s in pending]
-    with Pipeline(
+    with ShardPipeline(
         name=f"fin-factory-{recipe.name}",
         description=recipe.description,
         cache_dir=work / "distilabel",
@@ -168,18 +164,16 @@ def build_pipeline(
             add_raw_output=False,
             add_raw_input=False,
         )
-        verify = VerifyExamples(
-            name="verify", recipe=data, recipe_dir=recipe_dir, input_batch_size=batch
-        )
-        write = WriteShards(
-            name="write_shards",
+        verify = VerifyShards(
+            name="verify",
             recipe=data,
             recipe_dir=recipe_dir,
             work_dir=str(work),
             shards=todo,
             input_batch_size=batch,
+            resources=StepResources(replicas=min(VERIFY_REPLICAS, len(todo))),
         )
-        synthesize >> teach >> verify >> write
+        synthesize >> teach >> verify
     return pipeline
 
 

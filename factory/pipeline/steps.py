@@ -1,11 +1,14 @@
 """The distilabel steps of a generation run.
 
-    SynthesizeShards -> WriteReasoning (teacher) -> VerifyExamples -> WriteShards
+    SynthesizeShards -> WriteReasoning (the teacher) -> VerifyShards (replicated)
 
-Each batch is one shard (downstream input_batch_size = shard_size), so the per-batch overhead of
-distilabel is paid once per few thousand rows rather than once per fifty. WriteShards is the only
-step that touches the disk: it writes one Parquet file per finished shard, atomically, which is
-what makes a killed run resumable.
+Each batch is one shard (downstream input_batch_size = shard_size), so distilabel's per-batch
+overhead is paid once per few thousand rows rather than once per fifty. distilabel moves every
+batch through its main process and a manager process, unpickling it on each hop, so the rows
+that cross process boundaries are kept small: the teacher returns only the generation, and
+VerifyShards rebuilds the labelled profiles of its shard from the seed (milliseconds) instead of
+receiving them. VerifyShards is the only step that touches the disk: it writes one Parquet file
+per finished shard, atomically, which is what makes a killed run resumable.
 """
 
 # No `from __future__ import annotations` here: distilabel reads the `StepInput` type hint of
@@ -22,17 +25,20 @@ from distilabel.steps import GeneratorStep, Step, StepInput
 from distilabel.steps.tasks import Task
 from pydantic import PrivateAttr
 
-from factory.domains import Domain, Fact, PolicyBase
+from factory.domains import Domain, PolicyBase
 from factory.pipeline.prompts import PromptBuilder
 from factory.recipe import RecipeBase, parse_recipe
 from factory.synth import Shard, labelled_shard
 from factory.verify import verify_example
-from factory.verify.dedup import exact_key, minhash_signatures
+from factory.verify.dedup import exact_keys, minhash_signatures
 from factory.verify.length import TokenCounter
 
 KEPT = "kept"
+#: MinHash functions per example signature (the dedup verifier's default).
+_NUM_PERM = 64
 
-#: Columns a shard file holds besides the labelled profile columns.
+_MESSAGES = pl.List(pl.Struct({"role": pl.String, "content": pl.String}))
+#: Columns VerifyShards adds to the labelled profiles (besides the dedup keys).
 RESULT_COLUMNS = (
     "_index",
     "generation",
@@ -42,8 +48,6 @@ RESULT_COLUMNS = (
     "verdict",
     "reject_detail",
     "token_count",
-    "_exact_key",
-    "_minhash",
 )
 
 
@@ -76,7 +80,7 @@ class SynthesizeShards(_RecipeStep, GeneratorStep):
     """Yields the labelled profiles of the pending shards, one shard per batch.
 
     Output columns: every labelled profile column, plus `_index` (row index in the run),
-    `_shard`, `facts` (the numbers an explanation may cite) and `prompt` (system + user).
+    `_shard` and `prompt` (system + user).
     """
 
     recipe: dict[str, Any]
@@ -86,23 +90,17 @@ class SynthesizeShards(_RecipeStep, GeneratorStep):
 
     @property
     def outputs(self) -> list[str]:  # type: ignore[override]
-        return ["_index", "_shard", "facts", "prompt", "decision", "reason_codes"]
+        return ["_index", "_shard", "prompt", "decision", "reason_codes"]
 
     def process(self, offset: int = 0) -> Iterator[tuple[list[dict[str, Any]], bool]]:
         recipe = self._load_recipe()
-        domain: Domain = recipe.domain_impl
-        policy: PolicyBase = recipe.policy  # type: ignore[attr-defined]
         builder = prompt_builder(recipe)
-        facts = domain.facts
         for position, spec in enumerate(self.shards):
             index, start = spec["index"], spec["offset"]
-            frame = labelled_shard(recipe, Shard(**spec))
-            rows = frame.to_dicts()
+            rows = labelled_shard(recipe, Shard(**spec)).to_dicts()
             for i, row in enumerate(rows):
                 row["_index"] = start + i
                 row["_shard"] = index
-                # Plain lists, not Fact tuples: distilabel may serialize batches as JSON.
-                row["facts"] = {k: [f.value, f.percent] for k, f in facts(row, policy).items()}
                 row["prompt"] = builder.messages(row)
             yield rows, position == len(self.shards) - 1
 
@@ -111,7 +109,8 @@ class WriteReasoning(Task):
     """Asks the teacher for the assistant message of each row.
 
     Input columns: `prompt` (system + user) and the labelled row (the template teacher's
-    grounding). Output column: `generation` (None when the teacher failed).
+    grounding). Output columns: `_index`, `_shard`, `generation` (None when the teacher failed)
+    and `model_name`; the rest of the row is not passed on (VerifyShards rebuilds it).
     """
 
     @property
@@ -122,131 +121,77 @@ class WriteReasoning(Task):
     def outputs(self) -> list[str]:  # type: ignore[override]
         return ["generation", "model_name"]
 
-    def format_input(self, input: dict[str, Any]) -> Any:  # noqa: A002 (distilabel's name)
+    def process(self, inputs: StepInput) -> Iterator[list[dict[str, Any]]]:  # type: ignore[override]
+        for rows in super().process(inputs):
+            yield [
+                {
+                    "_index": row["_index"],
+                    "_shard": row["_shard"],
+                    "generation": row.get("generation"),
+                    "model_name": row.get("model_name"),
+                }
+                for row in rows
+            ]
+
+    def format_input(self, input: dict[str, Any]) -> Any:
         return (input["prompt"], {"row": input, "index": input["_index"]})
 
     def format_output(
         self,
         output: str | None,
-        input: dict[str, Any] | None = None,  # noqa: A002
+        input: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         return {"generation": output}
 
 
-class VerifyExamples(_RecipeStep, Step):
-    """Checks every generation against the policy engine and the recipe's filters.
+class VerifyShards(_RecipeStep, Step):
+    """Verifies every generation of a shard against the policy engine and writes the shard.
 
-    Output columns (the profile columns are dropped here; WriteShards re-joins them):
-    `_index`, `_shard`, `generation`, `messages`, `facts` (JSON), `teacher`, `verdict` ("kept" or
-    the first failing verifier), `reject_detail`, `token_count`, and the dedup keys
-    `_exact_key` / `_minhash`.
-    """
-
-    recipe: dict[str, Any]
-    recipe_dir: str | None = None
-
-    _recipe: RecipeBase | None = PrivateAttr(None)
-    _counter: TokenCounter | None = PrivateAttr(None)
-    _known: frozenset[str] = PrivateAttr(frozenset())
-
-    @property
-    def inputs(self) -> list[str]:  # type: ignore[override]
-        return ["generation", "prompt", "facts", "decision", "reason_codes"]
-
-    @property
-    def outputs(self) -> list[str]:  # type: ignore[override]
-        return list(RESULT_COLUMNS) + ["_shard"]
-
-    def load(self) -> None:
-        super().load()
-        self._recipe = self._load_recipe()
-        self._counter = TokenCounter(self._recipe.filters.tokenizer)
-        self._known = frozenset(self._recipe.domain_impl.reason_texts)
-
-    def process(self, inputs: StepInput) -> Iterator[list[dict[str, Any]]]:  # type: ignore[override]
-        assert self._recipe is not None and self._counter is not None
-        filters = self._recipe.filters
-        checks = frozenset(filters.verifiers)
-        count_tokens = self._counter.count
-        rows = []
-        for row in inputs:
-            generation = row.get("generation")
-            messages = [*row["prompt"], {"role": "assistant", "content": generation or ""}]
-            tokens = count_tokens(messages)
-            row_facts = {k: Fact(v, p) for k, (v, p) in row["facts"].items()}
-            verdict = verify_example(
-                generation or "",
-                decision=row["decision"],
-                reason_codes=row["reason_codes"],
-                known_codes=self._known,
-                facts=row_facts,
-                checks=checks,
-                number_tolerance=filters.number_tolerance,
-                token_count=tokens,
-                max_tokens=filters.max_seq_length,
-            )
-            if generation is None:
-                status, detail = "teacher", "the teacher returned no output"
-            elif verdict.ok:
-                status, detail = KEPT, ""
-            else:
-                status, detail = str(verdict.reason), verdict.detail
-            rows.append(
-                {
-                    "_index": row["_index"],
-                    "_shard": row["_shard"],
-                    "generation": generation,
-                    "messages": messages,
-                    "facts": json.dumps({k: f.value for k, f in row_facts.items()}),
-                    "teacher": row.get("model_name") or "",
-                    "verdict": status,
-                    "reject_detail": detail,
-                    "token_count": tokens,
-                }
-            )
-        texts = [_dedup_text(r["messages"]) for r in rows]
-        signatures = minhash_signatures(texts)
-        for r, text, signature in zip(rows, texts, signatures, strict=True):
-            r["_exact_key"] = exact_key(text)
-            r["_minhash"] = signature.tolist()
-        yield rows
-
-
-class WriteShards(_RecipeStep, Step):
-    """Writes each finished shard to `<work>/shards/shard-NNNNN.parquet`, atomically.
-
-    A shard file holds the labelled profiles (rebuilt from the seed, so the rows that crossed the
-    process boundary stay small) joined with the generation and verification results. Yields one
-    summary row per written shard.
+    Input columns: `_index`, `_shard`, `generation`, `model_name`. For each complete shard it
+    rebuilds the labelled profiles from the seed, computes the facts and prompts, runs the
+    recipe's verifiers on every row, and writes `<work>/shards/shard-NNNNN.parquet` atomically
+    with the profiles, `messages`, `facts` (JSON), `teacher`, `verdict` ("kept" or the first
+    failing verifier), `reject_detail`, `token_count` and the dedup keys. Yields one summary row
+    per written shard. Runs in several replicas: shards are independent, and this is the
+    busiest step.
     """
 
     recipe: dict[str, Any]
     recipe_dir: str | None = None
     work_dir: str
+    #: pending shards as {"index", "offset", "size"}
     shards: list[dict[str, int]]
 
+    _recipe: RecipeBase | None = PrivateAttr(None)
+    _counter: TokenCounter | None = PrivateAttr(None)
     _pending: dict[int, list[dict[str, Any]]] = PrivateAttr(default_factory=dict)
 
     @property
     def inputs(self) -> list[str]:  # type: ignore[override]
-        return list(RESULT_COLUMNS) + ["_shard"]
+        return ["_index", "_shard", "generation"]
 
     @property
     def outputs(self) -> list[str]:  # type: ignore[override]
         return ["shard", "rows", "kept"]
 
+    def load(self) -> None:
+        super().load()
+        self._recipe = self._load_recipe()
+        self._counter = TokenCounter(self._recipe.filters.tokenizer)
+
     def process(self, inputs: StepInput) -> Iterator[list[dict[str, Any]]]:  # type: ignore[override]
-        sizes = {s["index"]: (s["offset"], s["size"]) for s in self.shards}
+        assert self._recipe is not None and self._counter is not None
+        sizes = {s["index"]: s for s in self.shards}
         written = []
         for row in inputs:
             self._pending.setdefault(row["_shard"], []).append(row)
         for index in sorted(self._pending):
-            start, size = sizes[index]
-            if len(self._pending[index]) < size:
+            if len(self._pending[index]) < sizes[index]["size"]:
                 continue
             rows = self._pending.pop(index)
-            kept = write_shard(self._load_recipe(), Shard(index, start, size), rows, self.work_dir)
-            written.append({"shard": index, "rows": size, "kept": kept})
+            shard = Shard(**sizes[index])
+            kept = verify_shard(self._recipe, shard, rows, self.work_dir, self._counter)
+            written.append({"shard": index, "rows": shard.size, "kept": kept})
         yield written or [{"shard": -1, "rows": 0, "kept": 0}]
 
 
@@ -254,31 +199,69 @@ def shard_path(work_dir: str | Path, index: int) -> Path:
     return Path(work_dir) / "shards" / f"shard-{index:05d}.parquet"
 
 
-def write_shard(
-    recipe: RecipeBase, shard: Shard, rows: list[dict[str, Any]], work_dir: str | Path
+def verify_shard(
+    recipe: RecipeBase,
+    shard: Shard,
+    generations: list[dict[str, Any]],
+    work_dir: str | Path,
+    counter: TokenCounter,
 ) -> int:
-    """Joins one shard's results to its labelled profiles and writes it; returns rows kept."""
-    results = pl.DataFrame(
-        {column: [row[column] for row in rows] for column in RESULT_COLUMNS},
-        schema_overrides={
-            "_index": pl.Int64,
-            "generation": pl.String,
-            "messages": pl.List(pl.Struct({"role": pl.String, "content": pl.String})),
-            "facts": pl.String,
-            "teacher": pl.String,
-            "verdict": pl.String,
-            "reject_detail": pl.String,
-            "token_count": pl.Int64,
-            "_exact_key": pl.UInt64,
-            "_minhash": pl.List(pl.UInt64),
-        },
-    ).sort("_index")
-    profiles = labelled_shard(recipe, shard).with_columns(
-        _index=pl.int_range(shard.offset, shard.offset + shard.size, dtype=pl.Int64)
+    """Verifies one shard's generations and writes its shard file; returns the rows kept."""
+    domain: Domain = recipe.domain_impl
+    policy: PolicyBase = recipe.policy  # type: ignore[attr-defined]
+    filters = recipe.filters
+    checks = frozenset(filters.verifiers)
+    known = frozenset(domain.reason_texts)
+    builder = prompt_builder(recipe)
+    profiles = labelled_shard(recipe, shard)
+    by_index = {row["_index"]: row for row in generations}
+    results: dict[str, list[Any]] = {column: [] for column in RESULT_COLUMNS}
+    for i, row in enumerate(profiles.iter_rows(named=True)):
+        index = shard.offset + i
+        produced = by_index[index]
+        generation = produced.get("generation")
+        messages = [
+            *builder.messages(row),
+            {"role": "assistant", "content": generation or ""},
+        ]
+        tokens = counter.count(messages)
+        facts = domain.facts(row, policy)
+        if generation is None:
+            status, detail = "teacher", "the teacher returned no output"
+        else:
+            verdict = verify_example(
+                generation,
+                decision=row["decision"],
+                reason_codes=row["reason_codes"],
+                known_codes=known,
+                facts=facts,
+                checks=checks,
+                number_tolerance=filters.number_tolerance,
+                token_count=tokens,
+                max_tokens=filters.max_seq_length,
+            )
+            status, detail = (KEPT, "") if verdict.ok else (str(verdict.reason), verdict.detail)
+        results["_index"].append(index)
+        results["generation"].append(generation)
+        results["messages"].append(messages)
+        results["facts"].append(json.dumps({k: f.value for k, f in facts.items()}))
+        results["teacher"].append(produced.get("model_name") or "")
+        results["verdict"].append(status)
+        results["reject_detail"].append(detail)
+        results["token_count"].append(tokens)
+    texts = [_dedup_text(messages) for messages in results["messages"]]
+    frame = profiles.with_columns(
+        pl.Series("_index", results["_index"], dtype=pl.Int64),
+        pl.Series("generation", results["generation"], dtype=pl.String),
+        pl.Series("messages", results["messages"], dtype=_MESSAGES),
+        pl.Series("facts", results["facts"], dtype=pl.String),
+        pl.Series("teacher", results["teacher"], dtype=pl.String),
+        pl.Series("verdict", results["verdict"], dtype=pl.String),
+        pl.Series("reject_detail", results["reject_detail"], dtype=pl.String),
+        pl.Series("token_count", results["token_count"], dtype=pl.Int64),
+        pl.Series("_exact_key", exact_keys(texts), dtype=pl.UInt64),
+        pl.Series("_minhash", minhash_signatures(texts), dtype=pl.Array(pl.UInt64, _NUM_PERM)),
     )
-    frame = profiles.join(results, on="_index", how="inner", validate="1:1")
-    if frame.height != shard.size:
-        raise RuntimeError(f"shard {shard.index}: {frame.height} results for {shard.size} rows")
     path = shard_path(work_dir, shard.index)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.name + ".partial")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from distilabel.models.llms.base import LLM
 
+from factory import _distilabel  # noqa: F401  (must run before distilabel is imported)
 from factory.errors import UsageError
 from factory.recipe import RecipeBase
 from factory.teachers.template import TemplateTeacher

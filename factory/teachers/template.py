@@ -14,6 +14,7 @@ from typing import Any
 from distilabel.models.llms.base import LLM
 from pydantic import PrivateAttr
 
+from factory import _distilabel  # noqa: F401  (must run before distilabel is imported)
 from factory.domains import PolicyBase, Task, get_domain
 from factory.teachers.base import TeacherInput, row_seed
 

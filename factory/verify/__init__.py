@@ -4,9 +4,10 @@ Per example, in VERIFIER_ORDER (the first failure names the rejection):
     format    the output parses (factory.output.parse_output);
     decision  the stated decision equals the engine's (labels.check_decision);
     reasons   the principal reasons named are the engine's (labels.check_reasons);
+    pii       no SSN, card, bank account, email or phone in the assistant text (pii.find_pii);
+              before numbers, so a planted card number is named as PII, not as a wrong number;
     numbers   every number cited in <reasoning> and <answer> matches a fact within the stated
               tolerance (numbers.check_numbers; the rule is in that module's docstring);
-    pii       no SSN, card, bank account, email or phone in the assistant text (pii.find_pii);
     length    the example fits max_seq_length tokens (length.TokenCounter counts them).
 Over the whole dataset, separately: dedup (exact and near duplicates, dedup.duplicate_mask).
 
@@ -28,7 +29,7 @@ from factory.verify.pii import find_pii
 
 #: Per-example verifiers, in the order they run; a recipe's `filters.verifiers` picks among
 #: these and "dedup", which runs over the whole dataset instead.
-VERIFIER_ORDER = ("format", "decision", "reasons", "numbers", "pii", "length")
+VERIFIER_ORDER = ("format", "decision", "reasons", "pii", "numbers", "length")
 DATASET_VERIFIERS = ("dedup",)
 
 
@@ -101,15 +102,15 @@ def verify_example(
         detail = check_reasons(parsed, reason_codes, known_codes)
         if detail:
             return Verdict(False, "reasons", detail)
-    if "numbers" in checks:
-        detail = _check_numbers(parsed.reasoning, parsed.answer, facts, number_tolerance)
-        if detail:
-            return Verdict(False, "numbers", detail)
     if "pii" in checks:
         hits = find_pii(output)
         if hits:
             kinds = ", ".join(dict.fromkeys(hit.kind for hit in hits))
             return Verdict(False, "pii", f"found {kinds} in the assistant text")
+    if "numbers" in checks:
+        detail = _check_numbers(parsed.reasoning, parsed.answer, facts, number_tolerance)
+        if detail:
+            return Verdict(False, "numbers", detail)
     if "length" in checks:
         if token_count is None or max_tokens is None:
             raise ValueError("the length verifier needs token_count and max_tokens")

@@ -40,7 +40,9 @@ import xxhash
 
 #: Probability that a pair exactly at the threshold becomes an LSH candidate.
 TARGET_RECALL = 0.99
-_EMPTY = np.uint64(0xFFFFFFFFFFFFFFFF)  # the signature of a text without words
+# The signature of a text without words: above every 32-bit minimum, yet it fits an int64
+# column when signatures are stored in parquet.
+_EMPTY = np.uint64(1 << 32)
 _CHUNK_CELLS = 1 << 23  # shingles x num_perm per numpy chunk (64 MiB of uint64)
 _CHUNK_CHARS = 1 << 23  # characters of text hashed per chunk
 _BASE = np.uint64(0x9E3779B97F4A7C15)  # odd, so it has an inverse modulo 2**64
@@ -75,8 +77,8 @@ def minhash_signatures(
         seed: selects the hash functions; signatures compare only under the same seed.
 
     Returns:
-        uint64 array of shape (len(texts), num_perm); values fit in 32 bits, except the rows of
-        texts without words, which hold 2**64 - 1.
+        uint64 array of shape (len(texts), num_perm); values are below 2**32, except in the
+        rows of texts without words, which hold 2**32 (so they fit signed 64-bit columns).
     """
     if num_perm < 1 or shingle < 1:
         raise ValueError("num_perm and shingle must be >= 1")
@@ -141,6 +143,7 @@ def duplicate_mask(
     drop[first] = False
     if signatures is None or n < 2:
         return drop
+    signatures = np.asarray(signatures).astype(np.uint64, copy=False)  # e.g. int64 from parquet
     if signatures.shape[0] != n:
         raise ValueError(f"{signatures.shape[0]} signatures for {n} exact keys")
     later, earlier = _candidate_pairs(signatures, threshold, max_candidates)

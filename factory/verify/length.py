@@ -32,6 +32,9 @@ from typing import Any
 
 #: Multiplier on the estimate's piece count (the margin that keeps it conservative).
 ESTIMATE_FACTOR = 1.1
+#: Texts at least this long are counted once per distinct text (system prompts repeat per row).
+_CACHE_MIN_CHARS = 1024
+_CACHE_SIZE = 64
 _PIECE = re.compile(r"[^\W\d_]{1,4}|\d|[^\w\s]|_|\n| {2,}")
 
 
@@ -58,6 +61,8 @@ class TokenCounter:
         self.sequence_overhead = sequence_overhead
         self.path: Path | None = None
         self._tokenizer: Any = None
+        # A run's system prompt is the same long text on every row: count it once.
+        self._long_counts: dict[str, int] = {}
         if tokenizer is not None:
             self.path = _tokenizer_file(Path(tokenizer))
             self._tokenizer = _load(self.path)
@@ -81,7 +86,16 @@ class TokenCounter:
         """
         total = self.sequence_overhead
         for message in messages:
-            total += self.per_message_overhead + self.count_text(message.get("content") or "")
+            text = message.get("content") or ""
+            if len(text) >= _CACHE_MIN_CHARS:
+                count = self._long_counts.get(text)
+                if count is None:
+                    if len(self._long_counts) >= _CACHE_SIZE:
+                        self._long_counts.clear()
+                    count = self._long_counts[text] = self.count_text(text)
+            else:
+                count = self.count_text(text)
+            total += self.per_message_overhead + count
         return total
 
 

@@ -2,9 +2,10 @@
 
 `extract_numbers` reads the numbers a text cites, the way the template writers print them
 (factory.domains._text): money "$84,312", "$1,234.56", "-$120"; percentages "43.1%",
-"43.1 percent", "7.1 percentage points"; plain numbers "712", "1,250", "0.43", "2.5"; scaled
-amounts "$84k", "$1.2m", "$1.2 million", "12 thousand"; multipliers "3.2x". A number's unit word
-("36 months", "2.5 years") is not read: only its value is checked.
+"43.1 percent", "7.1 percentage points", "a 2.0-percentage-point rise"; plain numbers "712",
+"1,250", "0.43", "2.5"; scaled amounts "$84k", "$1.2m", "$1.2 million", "12 thousand";
+multipliers "3.2x". A number's unit word ("36 months", "2.5 years") is not read: only its value
+is checked.
 
 What is not a citation, and is skipped:
     * digits glued to letters or underscores: identifiers and words such as "APP-000123",
@@ -35,9 +36,9 @@ candidates v' of a fact are chosen by how the number is shown:
 
 So "43.1%" and "0.43" both cite Fact(0.4312, percent=True), and "0.43%" does not (it is a
 hundred times too small). A percent may cite a plain fact because domains may keep a rate in
-percent units (an APR of 7.5 is cited "7.5%"); the value is the same number either way, so this
-leniency never accepts a wrong number. A negative fact may be cited by its magnitude ("a
-shortfall of $120" for -120), but a positive fact is never cited with a minus sign.
+percent units (an APR of 7.5 is cited "7.5%"); the digits must still be the fact's own, so this
+leniency can let a unit slip but never a wrong value. A negative fact may be cited by its
+magnitude ("a shortfall of $120" for -120), but a positive fact is never cited with a minus sign.
 
 Values derivable from the facts (a gap to a threshold, a monthly amount from a yearly one) are
 the domain's business: `Domain.facts` lists them, and this module does no arithmetic of its own.
@@ -68,7 +69,7 @@ _NUMBER = re.compile(
     r"((?:([$£€])([-\u2212])?)?"
     r"(?<![A-Za-z0-9_])(?<![A-Za-z_][-+\u2212])(?<!\d[.,])"
     r"(?=\.?\d)(\d{1,3}(?:,\d{3})+(?!\d)|\d*)(\.\d+)?"
-    r"(?:(\s?(?:%|percent\b|per\s+cent\b|percentage\s+points?\b))"
+    r"(?:([\s-]?(?:%|percent\b|per\s+cent\b|percentage[\s-]points?\b))"
     r"|([kK]|(?(3)(?:mn|MM|bn|BN|[mMbB])|(?!)))"
     r"|\s+(thousand|million|billion)\b"
     r"|[x×])?"
@@ -168,7 +169,8 @@ def check_numbers(
 class FactTable:
     """The candidate values of a set of facts, sorted for matching by bisection.
 
-    Build one per example when checking several texts against the same facts.
+    Build one per example when checking several texts against the same facts. Facts whose value
+    is None, NaN or infinite vouch for nothing.
     """
 
     __slots__ = ("_money", "_percent", "_plain")
@@ -177,8 +179,12 @@ class FactTable:
         plain: list[float] = []  # v, |v| of plain facts: cited by every form
         fractions: list[float] = []  # v, |v| of percent facts: cited only as plain numbers
         scaled: list[float] = []  # 100*v, 100*|v| of percent facts: cited as % or plain
-        for value, percent in facts:
-            value = float(value)
+        for raw, percent in facts:
+            if raw is None:
+                continue
+            value = float(raw)
+            if not math.isfinite(value):
+                continue  # a missing value vouches for nothing (and NaN would break the sort)
             if percent:
                 fractions += (value, abs(value))
                 scaled += (value * 100, abs(value * 100))

@@ -98,11 +98,12 @@ def find_pii(text: str) -> list[PiiHit]:
         hits.extend(_ibans(text))
         hits.extend(_phones(text))
     lowered = text.lower()
-    if any(word in lowered for word in _SSN_WORDS):
-        hits.extend(_ssns_in_context(text))
+    for match in _after_words(text, lowered, _SSN_WORDS, _SSN_CONTEXT):
+        if not _SSN.fullmatch(match[1]):  # "SSN 123-45-6789" is already reported
+            hits.append(PiiHit("ssn", match[1], match.start(1)))
     for words, pattern in ((_ACCOUNT_WORDS, _ACCOUNT), (_ROUTING_WORDS, _ROUTING)):
-        if any(word in lowered for word in words):
-            hits.extend(PiiHit("bank_account", m[1], m.start(1)) for m in pattern.finditer(text))
+        for match in _after_words(text, lowered, words, pattern):
+            hits.append(PiiHit("bank_account", match[1], match.start(1)))
     hits.sort(key=lambda hit: hit.start)
     return hits
 
@@ -150,10 +151,28 @@ def iban_valid(iban: str) -> bool:
     return int(number) % 97 == 1
 
 
-def _ssns_in_context(text: str) -> Iterable[PiiHit]:
-    for match in _SSN_CONTEXT.finditer(text):
-        if not _SSN.fullmatch(match.group(1)):  # already reported above
-            yield PiiHit("ssn", match.group(1), match.start(1))
+def _after_words(
+    text: str, lowered: str, words: tuple[str, ...], pattern: re.Pattern[str]
+) -> Iterable[re.Match[str]]:
+    """Matches of a context pattern, tried only where one of its words starts (a full scan of
+    every text costs more than finding the rare words first)."""
+    if len(lowered) != len(text):  # lower() moved offsets (rare non-ASCII): scan everything
+        yield from pattern.finditer(text)
+        return
+    starts = set()
+    for word in words:
+        at = lowered.find(word)
+        while at >= 0:
+            starts.add(at)
+            at = lowered.find(word, at + 1)
+    end = -1
+    for start in sorted(starts):
+        if start < end:
+            continue  # inside the previous match
+        match = pattern.match(text, start)
+        if match:
+            end = match.end()
+            yield match
 
 
 def _cards(text: str) -> Iterable[PiiHit]:

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from factory.domains import get_domain
-from factory.domains.credit_report import Policy
+from factory.domains.credit_report import CreditReportPolicy
 from factory.domains.credit_report.policy import (
     ACTION_TEXTS,
     ACTIONS,
@@ -24,7 +24,7 @@ from factory.domains.credit_report.policy import (
 )
 
 DOMAIN = get_domain("credit_report")
-POLICY = Policy()
+POLICY = CreditReportPolicy()
 TREND_ORDER = {"declined": 0, "stable": 1, "improved": 2}
 
 #: A quiet report: nothing changes, nothing derogatory, utilization well under the target.
@@ -54,12 +54,12 @@ BASE: dict[str, Any] = {
 }
 
 
-def decide(*rows: dict[str, Any], policy: Policy = POLICY) -> list[dict[str, Any]]:
+def decide(*rows: dict[str, Any], policy: CreditReportPolicy = POLICY) -> list[dict[str, Any]]:
     frame = pl.DataFrame([{**BASE, **row} for row in rows])
     return DOMAIN.decide(frame, policy).to_dicts()
 
 
-def one(policy: Policy = POLICY, **row: Any) -> dict[str, Any]:
+def one(policy: CreditReportPolicy = POLICY, **row: Any) -> dict[str, Any]:
     return decide(row, policy=policy)[0]
 
 
@@ -79,7 +79,7 @@ def test_trend_is_improved_or_declined_at_exactly_the_band(score_after, trend):
 
 
 def test_the_band_comes_from_the_policy():
-    wide = Policy(stable_band_points=10)
+    wide = CreditReportPolicy(stable_band_points=10)
     assert one(wide, score_after=729)["decision"] == "stable"
     assert one(wide, score_after=730)["decision"] == "improved"
     assert one(wide, score_after=710)["decision"] == "declined"
@@ -125,7 +125,7 @@ def test_dollar_changes_are_listed_from_exactly_the_threshold(field, up, down):
 
 
 def test_dollar_thresholds_come_from_the_policy():
-    strict = Policy(min_balance_change=1_000, min_credit_limit_change=2_000)
+    strict = CreditReportPolicy(min_balance_change=1_000, min_credit_limit_change=2_000)
     row = one(strict, revolving_balance_after=2_999.0, credit_limit_after=11_999.0)
     assert row["good_changes"] == [] and row["bad_changes"] == []
     row = one(strict, revolving_balance_after=3_000.0, credit_limit_after=12_000.0)
@@ -170,7 +170,9 @@ def test_quiet_report_has_no_changes_no_reasons_and_stamps_the_version():
     assert row["good_changes"] == [] and row["bad_changes"] == []
     assert row["decision"] == "stable" and row["reason_codes"] == []
     assert row["policy_version"] == DOMAIN.policy_version(POLICY)
-    assert DOMAIN.policy_version(Policy(target_utilization=0.1)) != row["policy_version"]
+    assert (
+        DOMAIN.policy_version(CreditReportPolicy(target_utilization=0.1)) != row["policy_version"]
+    )
 
 
 # -- drivers ----------------------------------------------------------------------------------

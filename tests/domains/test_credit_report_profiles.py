@@ -8,12 +8,12 @@ from pydantic import ValidationError
 
 from factory.domains import get_domain
 from factory.domains._pools import value_pools
-from factory.domains.credit_report import Distribution, Policy
+from factory.domains.credit_report import CreditReportDistribution, CreditReportPolicy
 from factory.domains.credit_report.questions import QUESTION_PHRASES, TREND_QUESTION
 from factory.recipe import parse_recipe
 
 DOMAIN = get_domain("credit_report")
-POLICY = Policy()
+POLICY = CreditReportPolicy()
 
 
 def draw(
@@ -23,7 +23,7 @@ def draw(
     shard: int = 0,
     offset: int = 0,
     boundary_fraction: float = 0.2,
-    distribution: Distribution | None = None,
+    distribution: CreditReportDistribution | None = None,
 ) -> pl.DataFrame:
     return DOMAIN.synthesize(
         n,
@@ -31,7 +31,7 @@ def draw(
         shard=shard,
         offset=offset,
         locale="en_US",
-        distribution=distribution or Distribution(),
+        distribution=distribution or CreditReportDistribution(),
         policy=POLICY,
         boundary_fraction=boundary_fraction,
     )
@@ -154,12 +154,16 @@ def test_questions_never_contradict_the_trend(labelled):
 
 
 def test_knobs_move_the_distribution():
-    risky = draw(5_000, distribution=Distribution(mean_score=620, delinquency_multiplier=3.0))
+    risky = draw(
+        5_000, distribution=CreditReportDistribution(mean_score=620, delinquency_multiplier=3.0)
+    )
     base = draw(5_000)
     assert risky["score_before"].median() < base["score_before"].median() - 40
     late = (risky["late_payments_after"] - risky["late_payments_before"] > 0).mean()
     assert late > (base["late_payments_after"] - base["late_payments_before"] > 0).mean()
-    months = draw(500, distribution=Distribution(months_min=3, months_max=3))["months_between"]
+    months = draw(500, distribution=CreditReportDistribution(months_min=3, months_max=3))[
+        "months_between"
+    ]
     assert set(months.unique()) == {3}
 
 
@@ -174,11 +178,11 @@ def test_knobs_move_the_distribution():
 )
 def test_inconsistent_knobs_are_rejected(knobs):
     with pytest.raises(ValidationError):
-        Distribution(**knobs)
+        CreditReportDistribution(**knobs)
 
 
 def test_every_recipe_field_is_documented_and_a_recipe_validates():
-    for model in (Policy, Distribution):
+    for model in (CreditReportPolicy, CreditReportDistribution):
         for name, field in model.model_fields.items():
             assert field.description, f"{model.__name__}.{name}"
     recipe = parse_recipe(

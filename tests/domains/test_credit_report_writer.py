@@ -10,12 +10,12 @@ import jinja2
 import pytest
 
 from factory.domains import get_domain
-from factory.domains.credit_report import Distribution, Policy
+from factory.domains.credit_report import CreditReportDistribution, CreditReportPolicy
 from factory.domains.credit_report.phrases import change_line
 from factory.output import parse_output
 
 DOMAIN = get_domain("credit_report")
-POLICY = Policy()
+POLICY = CreditReportPolicy()
 NUMBER = re.compile(r"\$?(\d[\d,]*(?:\.\d+)?)(%?)")
 TASKS = ("summary", "qa")
 
@@ -28,7 +28,7 @@ def rows() -> list[dict[str, Any]]:
         shard=0,
         offset=0,
         locale="en_US",
-        distribution=Distribution(),
+        distribution=CreditReportDistribution(),
         policy=POLICY,
         boundary_fraction=0.4,
     )
@@ -168,7 +168,9 @@ def test_prompts_render_inputs_but_not_the_engine_answer(task, rows):
     spec = DOMAIN.tasks[task]
     system = _ENV.from_string((DOMAIN.prompt_dir / spec.system_template).read_text())
     user = _ENV.from_string((DOMAIN.prompt_dir / spec.user_template).read_text())
-    system_text = system.render(policy=Policy(target_utilization=0.25), domain=DOMAIN, task=spec)
+    system_text = system.render(
+        policy=CreditReportPolicy(target_utilization=0.25), domain=DOMAIN, task=spec
+    )
     assert "25.0%" in system_text and "<reasoning>" in system_text and "<answer>" in system_text
     for row in rows[:50]:
         text = user.render(row=row)

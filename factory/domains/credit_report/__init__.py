@@ -21,9 +21,9 @@ from factory.domains.credit_report.policy import (
     ADVERSE_LABELS,
     LABELS,
     REASON_TEXTS,
-    Policy,
+    CreditReportPolicy,
 )
-from factory.domains.credit_report.profiles import PROTECTED_COLUMNS, Distribution
+from factory.domains.credit_report.profiles import PROTECTED_COLUMNS, CreditReportDistribution
 from factory.domains.credit_report.profiles import synthesize as synthesize_reports
 from factory.domains.credit_report.writer import write_qa, write_summary
 
@@ -45,8 +45,16 @@ class CreditReportDomain(Domain):
     reason_texts: ClassVar[Mapping[str, str]] = REASON_TEXTS
     action_texts: ClassVar[Mapping[str, str]] = ACTION_TEXTS
     protected_columns: ClassVar[tuple[str, ...]] = PROTECTED_COLUMNS
-    policy_model: ClassVar[type[PolicyBase]] = Policy
-    distribution_model: ClassVar[type[DistributionBase]] = Distribution
+    plot_columns: ClassVar[tuple[str, ...]] = (
+        "score_before",
+        "score_delta",
+        "utilization_after",
+        "utilization_delta",
+        "revolving_balance_after",
+        "months_between",
+    )
+    policy_model: ClassVar[type[PolicyBase]] = CreditReportPolicy
+    distribution_model: ClassVar[type[DistributionBase]] = CreditReportDistribution
     tasks: ClassVar[Mapping[str, Task]] = {
         "summary": Task(
             name="summary",
@@ -79,7 +87,9 @@ class CreditReportDomain(Domain):
         boundary_fraction: float,
     ) -> pl.DataFrame:
         """Draws `n` before/after report pairs; see profiles.synthesize."""
-        assert isinstance(distribution, Distribution) and isinstance(policy, Policy)
+        assert isinstance(distribution, CreditReportDistribution) and isinstance(
+            policy, CreditReportPolicy
+        )
         return synthesize_reports(
             n,
             seed=seed,
@@ -93,15 +103,15 @@ class CreditReportDomain(Domain):
 
     def decide(self, profiles: pl.DataFrame, policy: PolicyBase) -> pl.DataFrame:
         """Adds deltas, listed changes, the trend, drivers and actions; see engine.decide."""
-        assert isinstance(policy, Policy)
+        assert isinstance(policy, CreditReportPolicy)
         return engine.decide(profiles, policy, self.policy_version(policy))
 
     def facts(self, row: Mapping[str, Any], policy: PolicyBase) -> dict[str, Fact]:
         """The numbers an explanation may cite; see facts.credit_report_facts."""
-        assert isinstance(policy, Policy)
+        assert isinstance(policy, CreditReportPolicy)
         return credit_report_facts(row, policy)
 
 
 DOMAIN = CreditReportDomain()
 
-__all__ = ["DOMAIN", "CreditReportDomain", "Distribution", "Policy"]
+__all__ = ["DOMAIN", "CreditReportDistribution", "CreditReportDomain", "CreditReportPolicy"]

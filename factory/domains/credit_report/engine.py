@@ -1,8 +1,8 @@
 """The vectorised credit-report engine: deltas, listed changes, trend, drivers, actions.
 
-Listed changes are ragged per row (none to a dozen), so they are built as numpy matrices (one
-column per candidate change, sorted by estimated impact) and turned into polars list columns
-through Arrow offsets; polars' own concat_list + drop_nulls over structs is ~25x slower.
+Listed changes are ragged per row (none to a dozen), so they are built as flat numpy entries
+(row, change), sorted once, and turned into polars list columns through Arrow offsets; polars'
+own concat_list + drop_nulls over structs is ~25x slower.
 """
 
 from __future__ import annotations
@@ -24,9 +24,10 @@ from factory.domains.credit_report.policy import (
     NO_NEW_NEGATIVE_ITEMS,
     REASON_TEXTS,
     ChangeRule,
-    Policy,
+    CreditReportPolicy,
     estimated_impacts,
     listing_threshold,
+    trend_masks,
 )
 
 #: ECOA/Reg B style: at most four principal reasons.
@@ -40,7 +41,7 @@ _LABELS = pl.Series("decision", ["stable", "improved", "declined"], dtype=pl.Str
 _Arrays = dict[str, np.ndarray]
 
 
-def decide(profiles: pl.DataFrame, policy: Policy, version: str) -> pl.DataFrame:
+def decide(profiles: pl.DataFrame, policy: CreditReportPolicy, version: str) -> pl.DataFrame:
     """Labels before/after reports with the score trend, listed changes, drivers and actions.
 
     Adds `<field>_delta` for every field in FIELDS; `good_changes` and `bad_changes`
@@ -63,16 +64,14 @@ def decide(profiles: pl.DataFrame, policy: Policy, version: str) -> pl.DataFrame
         for field in FIELDS
         for name in (f"{field}_before", f"{field}_after", f"{field}_delta")
     }
-    good = _Ranked.of(GOOD_RULES, arrays, policy)
-    bad = _Ranked.of(BAD_RULES, arrays, policy)
-    band = policy.stable_band_points
-    improved = arrays["score_delta"] >= band
-    declined = arrays["score_delta"] <= -band
+    good = _Listed.of(GOOD_RULES, arrays, policy)
+    bad = _Listed.of(BAD_RULES, arrays, policy)
+    improved, declined = trend_masks(arrays["score_delta"], policy)
     label = np.where(improved, 1, np.where(declined, 2, 0))
     target = np.round(arrays["credit_limit_after"] * policy.target_utilization, 2)
     return out.with_columns(
-        good_changes=good.items(),
-        bad_changes=bad.items(),
+        good_changes=good.items(arrays),
+        bad_changes=bad.items(arrays),
         decision=_LABELS.gather(label),
         reason_codes=_reason_codes(improved, declined, good, bad, arrays),
         actions=_actions(arrays, policy),
@@ -98,84 +97,82 @@ def _delta_exprs() -> list[pl.Expr]:
 
 
 @dataclass(frozen=True)
-class _Ranked:
-    """The listed changes of one list (good or bad), ranked by estimated impact.
+class _Listed:
+    """The listed changes of one list (good or bad), as flat entries.
 
-    Row i's listed changes are its first count[i] ranks: rank r is rule order[i, r].
+    Entry e is rule `rule[e]` of row `row[e]`; entries are grouped by row (ascending) and, within
+    a row, ordered by estimated impact (largest first, ties in rule order); `rank[e]` is the
+    entry's position within its row and `count[i]` the number of entries of row i.
     """
 
     rules: tuple[ChangeRule, ...]
-    order: np.ndarray  # (n, rules): rule index by rank
-    count: np.ndarray  # (n,): listed changes per row
-    before: np.ndarray  # (rules, n)
-    after: np.ndarray
-    delta: np.ndarray
+    row: np.ndarray
+    rule: np.ndarray
+    rank: np.ndarray
+    count: np.ndarray
 
     @classmethod
-    def of(cls, rules: tuple[ChangeRule, ...], arrays: _Arrays, policy: Policy) -> _Ranked:
-        impact = np.zeros((len(arrays["score_delta"]), len(rules)))
+    def of(
+        cls, rules: tuple[ChangeRule, ...], arrays: _Arrays, policy: CreditReportPolicy
+    ) -> _Listed:
+        n = len(arrays["score_delta"])
+        rows, kinds, impacts = [], [], []
         for j, rule in enumerate(rules):
             delta = arrays[f"{rule.field}_delta"]
             # A tiny tolerance so a stored change of exactly the threshold counts despite
             # binary floating point (0.25 - 0.23 rounds to 0.02 but 0.02 is not exact).
             listed = delta * rule.direction >= listing_threshold(rule.field, policy) - 1e-9
-            before = arrays[f"{rule.field}_before"]
-            impact[:, j] = np.where(listed, estimated_impacts(rule, before, np.abs(delta)), 0.0)
+            index = np.flatnonzero(listed)
+            before = arrays[f"{rule.field}_before"][index]
+            rows.append(index)
+            kinds.append(np.full(len(index), j))
+            impacts.append(estimated_impacts(rule, before, np.abs(delta[index])))
+        row, kind, impact = (np.concatenate(parts) for parts in (rows, kinds, impacts))
+        # One sort of the few listed entries (not n small sorts): by row, then impact
+        # descending, then rule order.
+        order = np.lexsort((kind, -impact, row))
+        row, kind = row[order], kind[order]
+        count = np.bincount(row, minlength=n)
+        starts = np.cumsum(count) - count
         return cls(
-            rules=rules,
-            # Stable sort on -impact keeps the rules' order among equal impacts.
-            order=np.argsort(-impact, axis=1, kind="stable"),
-            count=(impact > 0).sum(axis=1),
-            **{
-                side: np.stack([arrays[f"{rule.field}_{side}"] for rule in rules])
-                for side in ("before", "after", "delta")
-            },
+            rules=rules, row=row, rule=kind, rank=np.arange(len(row)) - starts[row], count=count
         )
 
-    def codes(self, ranks: int) -> np.ndarray:
-        """(n, ranks) indices into _CODES of the first `ranks` ranked rules."""
-        table = np.array([_CODE_INDEX[rule.code] for rule in self.rules])
-        return table[self.order[:, :ranks]]
+    def codes(self) -> np.ndarray:
+        """Each entry's index into _CODES."""
+        return np.array([_CODE_INDEX[rule.code] for rule in self.rules], dtype=np.int64)[self.rule]
 
-    def items(self) -> pl.Series:
+    def items(self, arrays: _Arrays) -> pl.Series:
         """List(Struct{code, before, after, delta}): the listed changes, largest first."""
-        mask = np.arange(len(self.rules))[None, :] < self.count[:, None]
-        rows, ranks = np.nonzero(mask)  # row-major: grouped by row, ranks ascending
-        rule = self.order[rows, ranks]
-        codes = np.array([_CODE_INDEX[r.code] for r in self.rules])[rule]
-        return _ragged(
-            mask.sum(axis=1),
-            _CODES.gather(codes),
-            before=self.before[rule, rows],
-            after=self.after[rule, rows],
-            delta=self.delta[rule, rows],
-        )
+        values = {side: np.empty(len(self.row)) for side in ("before", "after", "delta")}
+        for j, rule in enumerate(self.rules):
+            pick = self.rule == j
+            for side, out in values.items():
+                out[pick] = arrays[f"{rule.field}_{side}"][self.row[pick]]
+        return _ragged(self.count, _CODES.gather(self.codes()), **values)
 
 
 def _reason_codes(
-    improved: np.ndarray, declined: np.ndarray, good: _Ranked, bad: _Ranked, arrays: _Arrays
+    improved: np.ndarray, declined: np.ndarray, good: _Listed, bad: _Listed, arrays: _Arrays
 ) -> pl.Series:
     """The first listed changes in the direction of the trend; a fallback driver when none."""
-    code = np.where(improved[:, None], good.codes(MAX_REASONS), bad.codes(MAX_REASONS))
-    count = np.where(
-        improved,
-        np.minimum(good.count, MAX_REASONS),
-        np.where(declined, np.minimum(bad.count, MAX_REASONS), 0),
-    )
+    from_good = improved[good.row] & (good.rank < MAX_REASONS)
+    from_bad = declined[bad.row] & (bad.rank < MAX_REASONS)
     new_derogatory = np.any([arrays[f"{f}_delta"] > 0 for f in DEROGATORY_FIELDS], axis=0)
+    unexplained = np.flatnonzero((improved & (good.count == 0)) | (declined & (bad.count == 0)))
     fallback = np.where(
-        improved & ~new_derogatory,
+        improved[unexplained] & ~new_derogatory[unexplained],
         _CODE_INDEX[NO_NEW_NEGATIVE_ITEMS],
         _CODE_INDEX[MINOR_CHANGES],
     )
-    unexplained = (improved | declined) & (count == 0)
-    code[:, 0] = np.where(unexplained, fallback, code[:, 0])
-    count = np.where(unexplained, 1, count)
-    mask = np.arange(MAX_REASONS)[None, :] < count[:, None]
-    return _ragged(count, _CODES.gather(code[mask]))
+    row = np.concatenate([good.row[from_good], bad.row[from_bad], unexplained])
+    code = np.concatenate([good.codes()[from_good], bad.codes()[from_bad], fallback])
+    # Each row takes its entries from one source only, so a stable sort by row keeps the order.
+    order = np.argsort(row, kind="stable")
+    return _ragged(np.bincount(row, minlength=len(improved)), _CODES.gather(code[order]))
 
 
-def _actions(arrays: _Arrays, policy: Policy) -> pl.Series:
+def _actions(arrays: _Arrays, policy: CreditReportPolicy) -> pl.Series:
     """Recommended actions, grounded in the after-report (column order = ACTIONS order)."""
     late_delta = arrays["late_payments_delta"]
     rules = {

@@ -12,10 +12,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from factory.domains.base import Fact
-from factory.domains.credit_report.policy import FIELDS, Policy
+from factory.domains.credit_report.policy import FIELDS, CreditReportPolicy
 
 
-def credit_report_facts(row: Mapping[str, Any], policy: Policy) -> dict[str, Fact]:
+def credit_report_facts(row: Mapping[str, Any], policy: CreditReportPolicy) -> dict[str, Fact]:
     """The citeable numbers of one labelled row.
 
     Args:

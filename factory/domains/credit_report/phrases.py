@@ -15,7 +15,7 @@ from factory.domains.credit_report.policy import (
     ACTION_TEXTS,
     MINOR_CHANGES,
     NO_NEW_NEGATIVE_ITEMS,
-    Policy,
+    CreditReportPolicy,
 )
 
 Item = Mapping[str, Any]
@@ -149,12 +149,12 @@ def score_move(row: Row) -> str:
     return "unchanged"
 
 
-def action_line(code: str, row: Row, policy: Policy) -> str:
+def action_line(code: str, row: Row, policy: CreditReportPolicy) -> str:
     """The action's text followed by the numbers of this report that call for it."""
     return f"{ACTION_TEXTS[code]}. {_ACTION_DETAILS[code](row, policy)}"
 
 
-def _pay_down(row: Row, policy: Policy) -> str:
+def _pay_down(row: Row, policy: CreditReportPolicy) -> str:
     return (
         f"You are using {util(row['utilization_after'])} of your "
         f"{money(row['credit_limit_after'])} in credit limits; paying down about "
@@ -162,7 +162,7 @@ def _pay_down(row: Row, policy: Policy) -> str:
     )
 
 
-def _current(row: Row, policy: Policy) -> str:
+def _current(row: Row, policy: CreditReportPolicy) -> str:
     return (
         f"Your report shows {plural(row['late_payments_delta'], 'new late payment')}, "
         f"taking late payments from {num(row['late_payments_before'])} to "
@@ -170,15 +170,15 @@ def _current(row: Row, policy: Policy) -> str:
     )
 
 
-def _collections(row: Row, policy: Policy) -> str:
+def _collections(row: Row, policy: CreditReportPolicy) -> str:
     return f"Your report lists {plural(row['collections_after'], 'collection account')}."
 
 
-def _public_records(row: Row, policy: Policy) -> str:
+def _public_records(row: Row, policy: CreditReportPolicy) -> str:
     return f"Your report lists {plural(row['public_records_after'], 'public record')}."
 
 
-def _inquiries(row: Row, policy: Policy) -> str:
+def _inquiries(row: Row, policy: CreditReportPolicy) -> str:
     after = plural(row["hard_inquiries_after"], "hard inquiry", "hard inquiries")
     if row["hard_inquiries_delta"] > 0:
         return f"You now have {after}, up from {num(row['hard_inquiries_before'])}."
@@ -187,14 +187,14 @@ def _inquiries(row: Row, policy: Policy) -> str:
     )
 
 
-def _old_accounts(row: Row, policy: Policy) -> str:
+def _old_accounts(row: Row, policy: CreditReportPolicy) -> str:
     return (
         f"Your open accounts went from {num(row['open_accounts_before'])} to "
         f"{num(row['open_accounts_after'])}."
     )
 
 
-def _on_time(row: Row, policy: Policy) -> str:
+def _on_time(row: Row, policy: CreditReportPolicy) -> str:
     if row["late_payments_after"] == 0:
         return "Your latest report shows no late payments; keep it that way."
     return (
@@ -204,7 +204,7 @@ def _on_time(row: Row, policy: Policy) -> str:
     )
 
 
-_ACTION_DETAILS: dict[str, Callable[[Row, Policy], str]] = {
+_ACTION_DETAILS: dict[str, Callable[[Row, CreditReportPolicy], str]] = {
     "BRING_ACCOUNTS_CURRENT": _current,
     "DISPUTE_OR_RESOLVE_COLLECTIONS": _collections,
     "REVIEW_PUBLIC_RECORDS": _public_records,

@@ -43,7 +43,7 @@ LABELS: tuple[str, ...] = ("improved", "declined", "stable")
 ADVERSE_LABELS: frozenset[str] = frozenset({"declined"})
 
 
-class Policy(PolicyBase):
+class CreditReportPolicy(PolicyBase):
     """Thresholds of the credit-report engine (the recipe's `policy:` section)."""
 
     stable_band_points: int = Field(
@@ -231,7 +231,15 @@ _IMPACT: dict[str, tuple[float, float]] = {
 }
 
 
-def listing_threshold(field: str, policy: Policy) -> float:
+def trend_masks(
+    score_delta: np.ndarray, policy: CreditReportPolicy
+) -> tuple[np.ndarray, np.ndarray]:
+    """(improved, declined) per row: the score rose, or fell, by at least the stable band."""
+    band = policy.stable_band_points
+    return score_delta >= band, score_delta <= -band
+
+
+def listing_threshold(field: str, policy: CreditReportPolicy) -> float:
     """Smallest absolute change of `field` that is listed (counts: any change of one or more)."""
     if field == "utilization":
         return policy.min_utilization_change

@@ -61,7 +61,8 @@ _TYPE_INDEX = {name: i for i, name in enumerate(QUESTION_TYPES)}
 
 
 def draw_questions(
-    trend: np.ndarray,
+    improved: np.ndarray,
+    declined: np.ndarray,
     rng: np.random.Generator,
     why_share: float,
     improve_share: float,
@@ -69,7 +70,8 @@ def draw_questions(
     """Draws a question type and phrasing per row.
 
     Args:
-        trend: the score trend per row ("improved", "declined" or "stable").
+        improved: rows whose score trend is improved.
+        declined: rows whose score trend is declined (the rest are stable).
         rng: the generator for these draws.
         why_share: share of questions asking why the score moved (or did not).
         improve_share: share asking how to improve; the rest ask what changed.
@@ -77,11 +79,11 @@ def draw_questions(
     Returns:
         (question_type, question) as String series.
     """
-    n = len(trend)
+    n = len(improved)
     trend_type = np.select(
-        [trend == "improved", trend == "declined"],
-        [_TYPE_INDEX["why_rise"], _TYPE_INDEX["why_drop"]],
-        _TYPE_INDEX["why_stable"],
+        [improved, declined],
+        [_TYPE_INDEX[TREND_QUESTION["improved"]], _TYPE_INDEX[TREND_QUESTION["declined"]]],
+        _TYPE_INDEX[TREND_QUESTION["stable"]],
     )
     u = rng.random(n)
     kind = np.where(

@@ -31,7 +31,7 @@ from factory.domains.credit_report.policy import (
     MINOR_CHANGES,
     NO_NEW_NEGATIVE_ITEMS,
     REASON_TEXTS,
-    Policy,
+    CreditReportPolicy,
 )
 from factory.output import render_output
 
@@ -65,7 +65,7 @@ def write_summary(row: Row, policy: PolicyBase, rng: random.Random) -> str:
         policy: the thresholds the row was labelled with.
         rng: the row's seeded generator (phrasing only).
     """
-    assert isinstance(policy, Policy)
+    assert isinstance(policy, CreditReportPolicy)
     reasoning = _comparison_steps(row, policy, rng, _score_step(row, rng))
     answer = "\n".join(
         (
@@ -92,7 +92,7 @@ def write_qa(row: Row, policy: PolicyBase, rng: random.Random) -> str:
         policy: the thresholds the row was labelled with.
         rng: the row's seeded generator (phrasing only).
     """
-    assert isinstance(policy, Policy)
+    assert isinstance(policy, CreditReportPolicy)
     focus = _FOCUS[row["question_type"]]
     moved = _MOVED[row["decision"]]
     opening = _pick(rng, _QUESTION_OPENINGS[focus]).format(moved=moved)
@@ -132,7 +132,9 @@ def _score_step(row: Row, rng: random.Random) -> str:
     )
 
 
-def _comparison_steps(row: Row, policy: Policy, rng: random.Random, opening: str) -> str:
+def _comparison_steps(
+    row: Row, policy: CreditReportPolicy, rng: random.Random, opening: str
+) -> str:
     listed = {item["code"] for item in row["good_changes"]}
     listed.update(item["code"] for item in row["bad_changes"])
     thresholds = {
@@ -178,7 +180,7 @@ _WITHIN_TARGET = (
 
 
 def _utilization_step(
-    row: Row, policy: Policy, listed: set[str], threshold: str, rng: random.Random
+    row: Row, policy: CreditReportPolicy, listed: set[str], threshold: str, rng: random.Random
 ) -> str:
     after = util(row["utilization_after"])
     delta = row["utilization_delta"]
@@ -306,7 +308,7 @@ _TREND_MOVED = (
 )
 
 
-def _trend_step(row: Row, policy: Policy, rng: random.Random) -> str:
+def _trend_step(row: Row, policy: CreditReportPolicy, rng: random.Random) -> str:
     decision = row["decision"]
     phrasings = _TREND_STABLE if decision == "stable" else _TREND_MOVED
     return _pick(rng, phrasings).format(
@@ -362,7 +364,7 @@ _ACTION_INTRO = (
 )
 
 
-def _action_step(row: Row, policy: Policy, rng: random.Random) -> str:
+def _action_step(row: Row, policy: CreditReportPolicy, rng: random.Random) -> str:
     reasons = "; ".join(_ACTION_REASONS[code](row, policy) for code in row["actions"])
     return _pick(rng, _ACTION_INTRO).format(reasons=reasons)
 
@@ -425,13 +427,15 @@ def _summary_paragraph(row: Row) -> str:
         text = f"{_headline(row)}, mainly because of {driver_names(codes)}."
     elif row["good_changes"] and row["bad_changes"]:
         text = f"{_headline(row)}; the good and bad changes largely balanced out."
+    elif row["good_changes"] or row["bad_changes"]:
+        text = f"{_headline(row)}; the listed changes were too small to move it much."
     else:
         text = f"{_headline(row)}; nothing on the report changed enough to move it."
     first = ACTION_TEXTS[row["actions"][0]]
     return f"{text} Next step: {first[0].lower()}{first[1:]}."
 
 
-def _actions_block(row: Row, policy: Policy) -> str:
+def _actions_block(row: Row, policy: CreditReportPolicy) -> str:
     return "\n".join(f"- {action_line(code, row, policy)}" for code in row["actions"])
 
 
@@ -444,7 +448,7 @@ def _driver_lines(row: Row) -> str:
     return "\n".join(lines)
 
 
-def _explain_answer(row: Row, policy: Policy) -> str:
+def _explain_answer(row: Row, policy: CreditReportPolicy) -> str:
     if row["reason_codes"]:
         why = "The main reasons:\n" + _driver_lines(row)
     else:
@@ -457,14 +461,14 @@ def _explain_answer(row: Row, policy: Policy) -> str:
     return f"{_headline(row)}.\n{why}\nWhat you can do next:\n{_actions_block(row, policy)}"
 
 
-def _improve_answer(row: Row, policy: Policy) -> str:
+def _improve_answer(row: Row, policy: CreditReportPolicy) -> str:
     return (
         f"{_headline(row)}. Based on your latest report, here is what will help most:\n"
         f"{_actions_block(row, policy)}"
     )
 
 
-def _changes_answer(row: Row, policy: Policy) -> str:
+def _changes_answer(row: Row, policy: CreditReportPolicy) -> str:
     return (
         f"{_headline(row)}.\n{change_list('Good', row['good_changes'])}\n"
         f"{change_list('Bad', row['bad_changes'])}\n"
