@@ -21,7 +21,7 @@ from factory.errors import FactoryError
 
 #: Tables and summaries go to stdout; progress and errors to stderr.
 out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 class _FactoryGroup(TyperGroup):

@@ -58,8 +58,9 @@ def list_recipes(
         out.print(markdown_table(rows), markup=False)
         return
     table = Table(title="fin-factory recipes")
-    for header in ("name", "domain", "task", "profiles", "teacher", "description"):
-        table.add_column(header, overflow="fold")
+    for header in ("name", "domain", "task", "profiles", "teacher"):
+        table.add_column(header, no_wrap=True)
+    table.add_column("description", overflow="fold")
     for row in rows:
         table.add_row(
             *(row[h] for h in ("name", "domain", "task", "profiles", "teacher")), row["description"]

@@ -155,7 +155,12 @@ def build_pipeline(
         cache_dir=work / "distilabel",
     ) as pipeline:
         synthesize = SynthesizeShards(
-            name="synthesize", recipe=data, recipe_dir=recipe_dir, shards=todo, batch_size=batch
+            name="synthesize",
+            recipe=data,
+            recipe_dir=recipe_dir,
+            shards=todo,
+            batch_size=batch,
+            render_prompts=recipe.teacher.backend != "template",
         )
         teach = WriteReasoning(
             name="teacher",

@@ -80,13 +80,15 @@ class SynthesizeShards(_RecipeStep, GeneratorStep):
     """Yields the labelled profiles of the pending shards, one shard per batch.
 
     Output columns: every labelled profile column, plus `_index` (row index in the run),
-    `_shard` and `prompt` (system + user).
+    `_shard` and `prompt` (system + user; empty when the teacher does not read it).
     """
 
     recipe: dict[str, Any]
     recipe_dir: str | None = None
     #: pending shards as {"index", "offset", "size"} (dicts: distilabel signs its steps' fields)
     shards: list[dict[str, int]]
+    #: the template teacher writes from the row alone; rendering prompts for it is wasted work.
+    render_prompts: bool = True
 
     @property
     def outputs(self) -> list[str]:  # type: ignore[override]
@@ -94,14 +96,14 @@ class SynthesizeShards(_RecipeStep, GeneratorStep):
 
     def process(self, offset: int = 0) -> Iterator[tuple[list[dict[str, Any]], bool]]:
         recipe = self._load_recipe()
-        builder = prompt_builder(recipe)
+        builder = prompt_builder(recipe) if self.render_prompts else None
         for position, spec in enumerate(self.shards):
             index, start = spec["index"], spec["offset"]
             rows = labelled_shard(recipe, Shard(**spec)).to_dicts()
             for i, row in enumerate(rows):
                 row["_index"] = start + i
                 row["_shard"] = index
-                row["prompt"] = builder.messages(row)
+                row["prompt"] = builder.messages(row) if builder else []
             yield rows, position == len(self.shards) - 1
 
 

@@ -21,7 +21,8 @@ CHAT = [
 
 def test_the_estimate_counts_words_digits_and_punctuation():
     # "Income" -> "Inco" + "me", "is" -> 1, "$84,312" -> 7 pieces, "." -> 1: 11 pieces.
-    assert estimate_tokens("Income is $84,312.") == 13  # ceil(11 * 1.1)
+    assert estimate_tokens("Income is $84,312.") == 10  # 5 digits + ceil(13 / 3.2)
+    assert estimate_tokens("Zoë") == 2  # bytes, not characters: ë is two
     assert estimate_tokens("") == 0
 
 
