@@ -35,7 +35,9 @@ if multiprocessing.get_start_method(allow_none=True) != "forkserver":
     multiprocessing.set_start_method("forkserver", force=True)
 # The fork server imports these once; every step process then starts with them loaded instead
 # of importing distilabel, polars and the domains itself (seconds each on a 2-core machine).
-multiprocessing.set_forkserver_preload(["factory.pipeline.steps", "distilabel.pipeline.local"])
+multiprocessing.set_forkserver_preload(
+    ["factory._forkserver_guard", "factory.pipeline.steps", "distilabel.pipeline.local"]
+)
 
 from distilabel.pipeline import Pipeline  # noqa: E402  (after the start method is set)
 from distilabel.pipeline.batch import _Batch  # noqa: E402

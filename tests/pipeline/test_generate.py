@@ -28,6 +28,27 @@ from tests.tiny import build_tokenizer
 runner = CliRunner()
 
 
+def _descendants(pid: int) -> list[int]:
+    found, stack = [], [pid]
+    while stack:
+        for task in Path(f"/proc/{stack.pop()}/task").glob("*"):
+            try:
+                children = [int(c) for c in (task / "children").read_text().split()]
+            except OSError:
+                continue
+            found.extend(children)
+            stack.extend(children)
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
 def _data_bytes(folder: Path) -> dict[str, bytes]:
     files = sorted((folder / "data").glob("*.parquet")) + [folder / "rejects.parquet"]
     return {f.name: f.read_bytes() for f in files}
@@ -184,9 +205,17 @@ def test_kill_9_mid_run_then_resume_equals_uninterrupted(tmp_path, write_recipe)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and len(list(shards.glob("*.parquet"))) < 2:
         time.sleep(0.05)
-    os.killpg(process.pid, signal.SIGKILL)
+    assert process.poll() is None, "the run must still be going when it is killed"
+    tree = _descendants(process.pid)
+    assert tree, "the run has step processes"
+    os.kill(process.pid, signal.SIGKILL)  # the main process only, as an OOM kill would
     process.wait()
     finished = len(list(shards.glob("*.parquet")))
+    # Nothing is left behind: the orphaned fork server kills the step processes and exits.
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and any(Path(f"/proc/{p}").exists() for p in tree):
+        time.sleep(0.1)
+    assert not [p for p in tree if Path(f"/proc/{p}").exists() and _alive(p)]
     assert 2 <= finished < 8, "the kill must land mid-run"
     assert not (folder / "manifest.json").exists()
 
