@@ -26,15 +26,13 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 os.environ.setdefault("DISTILABEL_LOG_LEVEL", "WARNING")
 
-from _rss import PeakTreeRss  # noqa: E402
+from _rss import PeakTreeRss
+from distilabel.pipeline import Pipeline
+from distilabel.steps import GeneratorStep, StepInput, step
 
-
-import factory.pipeline  # noqa: E402,F401  (sets the start method before distilabel loads)
-from distilabel.pipeline import Pipeline  # noqa: E402
-from distilabel.steps import GeneratorStep, StepInput, step  # noqa: E402
-
-from factory.recipe import parse_recipe  # noqa: E402
-from factory.synth import labelled_shard, recipe_shards  # noqa: E402
+import factory.pipeline  # noqa: F401  (sets the start method before distilabel loads)
+from factory.recipe import parse_recipe
+from factory.synth import labelled_shard, recipe_shards
 
 
 class BareShards(GeneratorStep):
@@ -55,7 +53,7 @@ class BareShards(GeneratorStep):
 
 
 @step(inputs=["decision"], outputs=["decision"])
-def NoOp(inputs: StepInput):  # noqa: N802
+def NoOp(inputs: StepInput):
     yield inputs
 
 
@@ -86,9 +84,11 @@ def main() -> None:
             result = generate(recipe, work / "ours")
         ours_s = time.perf_counter() - start
         ours_rate = args.n / ours_s
-        print(f"ours: {args.n:,} profiles -> {result.final.kept:,} verified examples in "
-              f"{ours_s:.1f}s = {ours_rate:,.0f} rows/s; process tree peak PSS "
-              f"{ours_rss.peak_pss_mib:,.0f} MiB (RSS sum {ours_rss.peak_mib:,.0f} MiB)")
+        print(
+            f"ours: {args.n:,} profiles -> {result.final.kept:,} verified examples in "
+            f"{ours_s:.1f}s = {ours_rate:,.0f} rows/s; process tree peak PSS "
+            f"{ours_rss.peak_pss_mib:,.0f} MiB (RSS sum {ours_rss.peak_mib:,.0f} MiB)"
+        )
         if args.skip_bare:
             return
         pipeline = _bare_pipeline(recipe, work)
@@ -97,12 +97,16 @@ def main() -> None:
             pipeline.run(use_cache=False)
         bare_s = time.perf_counter() - start
         bare_rate = args.n / bare_s
-        print(f"bare distilabel (same rows, one no-op step, batch {args.shard_size:,}): "
-              f"{bare_s:.1f}s = {bare_rate:,.0f} rows/s; process tree peak PSS "
-              f"{bare_rss.peak_pss_mib:,.0f} MiB (RSS sum {bare_rss.peak_mib:,.0f} MiB)")
-        print(f"ratio ours/bare: {ours_rate / bare_rate:.2f} (target >= 0.5); "
-              f"{args.n:,} examples in {ours_s:.1f}s (target < 60 s for 100,000), "
-              f"peak PSS {ours_rss.peak_pss_mib:,.0f} MiB (target < 2,048)")
+        print(
+            f"bare distilabel (same rows, one no-op step, batch {args.shard_size:,}): "
+            f"{bare_s:.1f}s = {bare_rate:,.0f} rows/s; process tree peak PSS "
+            f"{bare_rss.peak_pss_mib:,.0f} MiB (RSS sum {bare_rss.peak_mib:,.0f} MiB)"
+        )
+        print(
+            f"ratio ours/bare: {ours_rate / bare_rate:.2f} (target >= 0.5); "
+            f"{args.n:,} examples in {ours_s:.1f}s (target < 60 s for 100,000), "
+            f"peak PSS {ours_rss.peak_pss_mib:,.0f} MiB (target < 2,048)"
+        )
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

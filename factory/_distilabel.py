@@ -48,10 +48,10 @@ def _cheap_batch_hash(self: _Batch) -> None:
     self.data_hash = f"{self.step_name}-{self.seq_no}-{len(self.data[0]) if self.data else 0}"
 
 
-_Batch._update_data_hash = _cheap_batch_hash  # type: ignore[method-assign]
+_Batch._update_data_hash = _cheap_batch_hash
 
 
-class ShardPipeline(Pipeline):  # type: ignore[misc]
+class ShardPipeline(Pipeline):
     """distilabel's local Pipeline without its per-batch JSON caches (see the module doc)."""
 
     def _register_batch(self, batch: Any) -> None:

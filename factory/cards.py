@@ -14,8 +14,13 @@ CARDS_DIR = Path(__file__).resolve().parent.parent / "cards"
 
 def size_category(n: int) -> str:
     """The Hub's size_categories bucket for n examples."""
-    for limit, name in ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"),
-                        (1_000_000, "100K<n<1M"), (10_000_000, "1M<n<10M")):
+    for limit, name in (
+        (1_000, "n<1K"),
+        (10_000, "1K<n<10K"),
+        (100_000, "10K<n<100K"),
+        (1_000_000, "100K<n<1M"),
+        (10_000_000, "1M<n<10M"),
+    ):
         if n < limit:
             return name
     return "10M<n<100M"
@@ -31,14 +36,19 @@ def render_first_dataset_card(recipe: RecipeBase, manifest: dict[str, Any]) -> s
         pretty_name=recipe.name,
         size_categories=size_category(manifest["counts"]["kept"]),
         task_categories=["text-generation"],
-        tags=["synthetic", "finance", domain.name.replace("_", "-"), "chain-of-thought",
-              "fin-factory"],
-        configs=[{
-            "config_name": "default",
-            "data_files": [
-                {"split": s, "path": f"data/{s}-*.parquet"} for s in splits
-            ],
-        }],
+        tags=[
+            "synthetic",
+            "finance",
+            domain.name.replace("_", "-"),
+            "chain-of-thought",
+            "fin-factory",
+        ],
+        configs=[
+            {
+                "config_name": "default",
+                "data_files": [{"split": s, "path": f"data/{s}-*.parquet"} for s in splits],
+            }
+        ],
     )
     card = DatasetCard.from_template(
         card_data,

@@ -24,9 +24,11 @@ def read_manifest(out_dir: str | Path) -> dict[str, Any]:
     if not folder.is_dir():
         raise DatasetError(f"{folder}: no such dataset folder")
     if not manifest.exists():
-        hint = " (an unfinished run: run the same generate command to resume)" if (
-            folder / "_work"
-        ).exists() else ""
+        hint = (
+            " (an unfinished run: run the same generate command to resume)"
+            if (folder / "_work").exists()
+            else ""
+        )
         raise DatasetError(f"{folder}: no manifest.json, not a finished dataset{hint}")
     data: dict[str, Any] = json.loads(manifest.read_text(encoding="utf-8"))
     return data

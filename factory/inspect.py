@@ -10,8 +10,18 @@ import polars as pl
 from factory.dataset import SPLITS, read_manifest, read_split, split_files
 from factory.domains import get_domain
 
-_NUMERIC = (pl.Float32, pl.Float64, pl.Int8, pl.Int16, pl.Int32, pl.Int64, pl.UInt8, pl.UInt16,
-            pl.UInt32, pl.UInt64)
+_NUMERIC = (
+    pl.Float32,
+    pl.Float64,
+    pl.Int8,
+    pl.Int16,
+    pl.Int32,
+    pl.Int64,
+    pl.UInt8,
+    pl.UInt16,
+    pl.UInt32,
+    pl.UInt64,
+)
 
 
 def plot_columns(frame: pl.DataFrame, preferred: tuple[str, ...], limit: int = 4) -> list[str]:

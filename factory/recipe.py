@@ -326,7 +326,7 @@ def recipe_model(domain_name: str) -> type[RecipeBase]:
         __base__=RecipeBase,
         domain=(Literal[domain_name], Field(..., description="Domain registry key.")),
         task=(
-            Literal[task_names],  # type: ignore[valid-type]
+            Literal[task_names],
             Field(task_names[0], description=f"Task of the {domain_name} domain."),
         ),
         profiles=(
@@ -444,7 +444,7 @@ def _recipe_error(source: str, err: ValidationError, prefix: str = "") -> Recipe
     return RecipeError(source, message, field=field)
 
 
-def _explain(error: dict[str, Any]) -> str:
+def _explain(error: Any) -> str:
     kind = error["type"]
     given = error.get("input")
     if kind == "extra_forbidden":

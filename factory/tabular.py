@@ -45,7 +45,7 @@ def table_format(path: Path) -> str:
 
 def flatten_for_csv(frame: pl.DataFrame) -> pl.DataFrame:
     """CSV has no nested types: lists of strings become ';'-joined, other nesting JSON text."""
-    columns = []
+    columns: list[pl.Expr | pl.Series] = []
     for name, dtype in frame.schema.items():
         column = pl.col(name)
         if dtype == pl.List(pl.String):

@@ -23,9 +23,9 @@ from tests.conftest import MINIMAL
 def test_every_shipped_recipe_is_valid_and_documented(path):
     recipe = load_recipe(path)
     assert recipe.name == path.stem
-    head = path.read_text().splitlines()
-    comments = [line for line in head[: head.index(next(x for x in head if x and not x.startswith("#")))]]
-    text = "\n".join(comments)
+    lines = path.read_text().splitlines()
+    first_field = next(i for i, line in enumerate(lines) if line and not line.startswith("#"))
+    text = "\n".join(lines[:first_field])
     assert f"fin-factory generate recipes/{path.name}" in text, "header names the exact command"
     assert "Override" in text, "header shows an override example"
 
@@ -58,10 +58,16 @@ def test_shipped_name_resolves_without_path():
         (MINIMAL + "policy:\n  mxa_dti: 0.4\n", "policy.mxa_dti", "unknown field"),
         (MINIMAL.replace("domain: lending", "domain: crypto"), "domain", "unknown domain"),
         (MINIMAL.replace("domain: lending\n", ""), "domain", "field required"),
-        (MINIMAL + "split:\n  train: 0.9\n  validation: 0.2\n  test: 0.1\n", "split",
-         "must be 1.0"),
-        (MINIMAL.replace("seed: 3", "seed: 3\n  locale: xx_YY"), "profiles.locale",
-         "unknown Faker locale"),
+        (
+            MINIMAL + "split:\n  train: 0.9\n  validation: 0.2\n  test: 0.1\n",
+            "split",
+            "must be 1.0",
+        ),
+        (
+            MINIMAL.replace("seed: 3", "seed: 3\n  locale: xx_YY"),
+            "profiles.locale",
+            "unknown Faker locale",
+        ),
         (MINIMAL + "task: poetry\n", "task", "'decision_cot'"),
         (MINIMAL.replace("name: tiny", "name: Bad Name!"), "name", "pattern"),
     ],
@@ -103,7 +109,7 @@ def test_overrides_are_validated(write_recipe):
     recipe = load_recipe(write_recipe(MINIMAL))
     assert recipe.with_overrides(count=5, seed=None).profiles.count == 5
     assert recipe.with_overrides(count=5).profiles.seed == 3
-    with pytest.raises(RecipeError, match="override profiles.count"):
+    with pytest.raises(RecipeError, match=r"override profiles\.count"):
         recipe.with_overrides(count=0)
 
 

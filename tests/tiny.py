@@ -1,4 +1,4 @@
-"""Tiny artefacts built inside the tests (never downloaded): a BPE tokenizer with a chat template."""
+"""Tiny artefacts built inside the tests, never downloaded: a BPE tokenizer, a chat template."""
 
 from __future__ import annotations
 
@@ -21,8 +21,11 @@ def build_tokenizer(folder: Path, corpus: list[str], vocab_size: int = 600):
     tokenizer = Tokenizer(models.BPE(unk_token="<unk>"))
     tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tokenizer.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=SPECIAL,
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=SPECIAL,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+    )
     tokenizer.train_from_iterator(corpus, trainer=trainer)
     fast = PreTrainedTokenizerFast(
         tokenizer_object=tokenizer, unk_token="<unk>", pad_token="<pad>", eos_token="<|end|>"

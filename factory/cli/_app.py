@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import click
 import typer
 from rich.console import Console
 from rich.progress import (
@@ -27,11 +26,11 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 class _FactoryGroup(TyperGroup):
     """Turns a FactoryError anywhere below into one line on stderr and its exit code."""
 
-    def invoke(self, ctx: click.Context) -> Any:
+    def invoke(self, ctx: Any) -> Any:  # typer's vendored click.Context
         try:
             return super().invoke(ctx)
         except FactoryError as error:
-            click.echo(f"error: {error}", err=True)
+            typer.echo(f"error: {error}", err=True)
             raise typer.Exit(error.exit_code) from None
 
 

@@ -17,19 +17,22 @@ from factory.teachers import TEACHERS
 
 def generate(
     recipe: Annotated[str, typer.Argument(help="Recipe file or shipped recipe name.")],
-    n: Annotated[int | None, typer.Option("--n", help="Number of profiles (overrides the recipe).")]
-    = None,
+    n: Annotated[
+        int | None, typer.Option("--n", help="Number of profiles (overrides the recipe).")
+    ] = None,
     output: Annotated[
         Path | None, typer.Option("--out", help="Output folder [default: out/RECIPE_NAME].")
     ] = None,
     seed: Annotated[int | None, typer.Option("--seed", help="Seed (overrides the recipe).")] = None,
     teacher: Annotated[
         str | None,
-        typer.Option("--teacher", help=f"Teacher backend ({', '.join(TEACHERS)}); "
-                     "overrides the recipe."),
+        typer.Option(
+            "--teacher", help=f"Teacher backend ({', '.join(TEACHERS)}); overrides the recipe."
+        ),
     ] = None,
     overwrite: Annotated[
-        bool, typer.Option("--overwrite", help="Delete a previous run in the folder and start over.")
+        bool,
+        typer.Option("--overwrite", help="Delete a previous run in the folder and start over."),
     ] = False,
 ) -> None:
     """Generate a verified chain-of-thought dataset (resumes an interrupted run)."""
@@ -50,8 +53,9 @@ def generate(
 def print_summary(result: RunResult) -> None:
     final = result.final
     if result.already_complete:
-        err.print(f"{result.out_dir} is already complete (pass --overwrite to regenerate)",
-                  markup=False)
+        err.print(
+            f"{result.out_dir} is already complete (pass --overwrite to regenerate)", markup=False
+        )
     table = Table(title=f"{result.out_dir}")
     table.add_column("")
     table.add_column("rows", justify="right")

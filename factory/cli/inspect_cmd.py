@@ -25,8 +25,10 @@ def inspect(
     """Counts per split and label, reject reasons, examples, and distribution plots."""
     manifest = read_manifest(dataset)
     labels = list(manifest["labels"]["all"])
-    table = Table(title=f"{dataset}: {manifest['domain']}/{manifest['task']}, "
-                        f"policy {manifest['policy_version']}")
+    table = Table(
+        title=f"{dataset}: {manifest['domain']}/{manifest['task']}, "
+        f"policy {manifest['policy_version']}"
+    )
     table.add_column("split")
     table.add_column("examples", justify="right")
     for label in labels:
@@ -37,8 +39,10 @@ def inspect(
     out.print(table)
 
     counts = manifest["counts"]
-    rejects = Table(title=f"verification: {counts['kept']:,} of {counts['profiles']:,} kept "
-                          f"({counts['pass_rate']:.1%})")
+    rejects = Table(
+        title=f"verification: {counts['kept']:,} of {counts['profiles']:,} kept "
+        f"({counts['pass_rate']:.1%})"
+    )
     rejects.add_column("reject reason")
     rejects.add_column("rows", justify="right")
     for reason, count in manifest["rejects_by_reason"].items():
@@ -50,11 +54,13 @@ def inspect(
     splits = available_splits(dataset)
     if examples > 0 and splits:
         for row in sample_examples(dataset, splits[0], examples):
-            body = "\n\n".join(f"[{m['role']}]\n{m['content']}" for m in row["messages"]
-                               if m["role"] != "system")
+            body = "\n\n".join(
+                f"[{m['role']}]\n{m['content']}" for m in row["messages"] if m["role"] != "system"
+            )
             # Text(), not a markup string: "[user]" must print as written.
-            out.print(Panel(Text(body), title=Text(f"{row['id']} ({row['decision']})"),
-                            expand=False))
+            out.print(
+                Panel(Text(body), title=Text(f"{row['id']} ({row['decision']})"), expand=False)
+            )
     if splits:
         written = save_histograms(dataset, plots or dataset / "plots", splits[0])
         for path in written:

@@ -38,7 +38,7 @@ def profiles(
     with progress() as bar:
         task = bar.add_task(f"{loaded.name} profiles", total=total)
 
-        def frames():  # type: ignore[no-untyped-def]
+        def frames():
             for shard in shards:
                 frame = labelled_shard(loaded, shard)
                 bar.advance(task, frame.height)
@@ -46,7 +46,7 @@ def profiles(
 
         summary = write_table(frames(), path)
     elapsed = time.perf_counter() - started
-    _print_summary(summary, loaded.domain_impl.labels)  # type: ignore[attr-defined]
+    _print_summary(summary, loaded.domain_impl.labels)
     err.print(
         f"wrote {summary.rows:,} profiles to {path} in {elapsed:.1f}s "
         f"({summary.rows / max(elapsed, 1e-9):,.0f} rows/s)",

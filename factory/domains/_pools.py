@@ -70,7 +70,7 @@ def value_pools(locale: str, seed: int) -> Pools:
     fake.seed_instance(seed)
     rng = np.random.default_rng(np.random.SeedSequence([seed, 0xF00D]))
 
-    def pool(fn) -> pl.Series:  # type: ignore[no-untyped-def]
+    def pool(fn) -> pl.Series:
         return pl.Series([fn() for _ in range(POOL_SIZE)], dtype=pl.String)
 
     job_titles = pool(fake.job)
@@ -89,7 +89,7 @@ def value_pools(locale: str, seed: int) -> Pools:
     )
 
 
-def _state_fn(fake: Faker):  # type: ignore[no-untyped-def]
+def _state_fn(fake: Faker):
     # Not every locale has states; fall back to the city's region-like administrative unit.
     for name in ("state_abbr", "state", "administrative_unit", "city"):
         if hasattr(fake, name):

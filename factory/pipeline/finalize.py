@@ -36,11 +36,30 @@ SPLITS = ("train", "validation", "test")
 LEAD_COLUMNS = ("id", "domain", "task", "messages")
 TAIL_COLUMNS = ("facts", "decision", "reason_codes", "policy_version", "teacher")
 REJECT_COLUMNS = ("reject_reason", "reject_detail", "generation")
-_INTERNAL = ("_index", "_exact_key", "_minhash", "verdict", "reject_detail", "generation",
-             "token_count", "messages", "facts", "teacher")
+_INTERNAL = (
+    "_index",
+    "_exact_key",
+    "_minhash",
+    "verdict",
+    "reject_detail",
+    "generation",
+    "token_count",
+    "messages",
+    "facts",
+    "teacher",
+)
 
-_VERSIONED = ("fin-factory", "distilabel", "polars", "numpy", "pyarrow", "faker", "pydantic",
-              "datasets", "huggingface_hub")
+_VERSIONED = (
+    "fin-factory",
+    "distilabel",
+    "polars",
+    "numpy",
+    "pyarrow",
+    "faker",
+    "pydantic",
+    "datasets",
+    "huggingface_hub",
+)
 
 
 @dataclass(frozen=True)
@@ -183,9 +202,7 @@ def _assign_splits(verdicts: pl.DataFrame, recipe: RecipeBase, subject: str) -> 
     subjects = (
         subjects.with_columns(pl.Series("_h", digest, dtype=pl.UInt64))
         .sort("stratum", "_h")
-        .with_columns(
-            pos=pl.int_range(pl.len()).over("stratum"), n=pl.len().over("stratum")
-        )
+        .with_columns(pos=pl.int_range(pl.len()).over("stratum"), n=pl.len().over("stratum"))
         .with_columns(
             split=pl.when(pl.col("pos") < (pl.col("n") * fractions.train).round())
             .then(pl.lit("train"))
@@ -243,14 +260,21 @@ def _write_rows(
     writers = _SplitWriters(staging)
     splits: Counter[str] = Counter()
     reasons: Counter[str] = Counter()
-    decided = assignment.select("_index", "split", pl.col("verdict").alias("_verdict"),
-                                pl.col("reject_detail").alias("_detail"))
+    decided = assignment.select(
+        "_index",
+        "split",
+        pl.col("verdict").alias("_verdict"),
+        pl.col("reject_detail").alias("_detail"),
+    )
     try:
         for path in files:
             frame = pl.read_parquet(path).join(decided, on="_index", how="left")
             profile_columns = [
-                c for c in frame.columns
-                if c not in _INTERNAL and c not in TAIL_COLUMNS and not c.startswith("_")
+                c
+                for c in frame.columns
+                if c not in _INTERNAL
+                and c not in TAIL_COLUMNS
+                and not c.startswith("_")
                 and c != "split"
             ]
             rows = frame.with_columns(

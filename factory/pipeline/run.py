@@ -190,8 +190,12 @@ def _run_pipeline(
     progress: ProgressFn | None,
     done_rows: int,
 ) -> None:
-    # distilabel logs every batch at INFO; its log file in the work dir keeps the detail.
+    # distilabel logs every batch at INFO (its log file in the work dir keeps the detail) and
+    # turns its leaf outputs into a `datasets` object with progress bars of its own.
     os.environ.setdefault("DISTILABEL_LOG_LEVEL", "WARNING")
+    import datasets
+
+    datasets.disable_progress_bars()
     pipeline = build_pipeline(recipe, work, pending, shards)
     total = sum(s.size for s in shards)
     stop = threading.Event()

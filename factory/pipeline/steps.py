@@ -91,7 +91,7 @@ class SynthesizeShards(_RecipeStep, GeneratorStep):
     render_prompts: bool = True
 
     @property
-    def outputs(self) -> list[str]:  # type: ignore[override]
+    def outputs(self) -> list[str]:
         return ["_index", "_shard", "prompt", "decision", "reason_codes"]
 
     def process(self, offset: int = 0) -> Iterator[tuple[list[dict[str, Any]], bool]]:
@@ -116,14 +116,14 @@ class WriteReasoning(Task):
     """
 
     @property
-    def inputs(self) -> list[str]:  # type: ignore[override]
+    def inputs(self) -> list[str]:
         return ["prompt", "_index"]
 
     @property
-    def outputs(self) -> list[str]:  # type: ignore[override]
+    def outputs(self) -> list[str]:
         return ["generation", "model_name"]
 
-    def process(self, inputs: StepInput) -> Iterator[list[dict[str, Any]]]:  # type: ignore[override]
+    def process(self, inputs: StepInput) -> Iterator[list[dict[str, Any]]]:
         for rows in super().process(inputs):
             yield [
                 {
@@ -169,11 +169,11 @@ class VerifyShards(_RecipeStep, Step):
     _pending: dict[int, list[dict[str, Any]]] = PrivateAttr(default_factory=dict)
 
     @property
-    def inputs(self) -> list[str]:  # type: ignore[override]
+    def inputs(self) -> list[str]:
         return ["_index", "_shard", "generation"]
 
     @property
-    def outputs(self) -> list[str]:  # type: ignore[override]
+    def outputs(self) -> list[str]:
         return ["shard", "rows", "kept"]
 
     def load(self) -> None:
@@ -181,7 +181,7 @@ class VerifyShards(_RecipeStep, Step):
         self._recipe = self._load_recipe()
         self._counter = TokenCounter(self._recipe.filters.tokenizer)
 
-    def process(self, inputs: StepInput) -> Iterator[list[dict[str, Any]]]:  # type: ignore[override]
+    def process(self, inputs: StepInput) -> Iterator[list[dict[str, Any]]]:
         assert self._recipe is not None and self._counter is not None
         sizes = {s["index"]: s for s in self.shards}
         written = []

@@ -47,7 +47,7 @@ class TemplateTeacher(LLM):
     def model_name(self) -> str:
         return f"template:{self.domain}/{self.task}"
 
-    def generate(  # type: ignore[override]
+    def generate(
         self, inputs: list[TeacherInput], num_generations: int = 1
     ) -> list[dict[str, Any]]:
         """One generation per input (the template teacher is deterministic per row)."""

@@ -30,8 +30,8 @@ def test_parquet_table_matches_the_engine(write_recipe, tmp_path):
 def test_overrides_and_csv(write_recipe, tmp_path):
     target = tmp_path / "applicants.csv"
     result = runner.invoke(
-        app, ["profiles", str(write_recipe(MINIMAL)), "--n", "250", "--seed", "9",
-              "--out", str(target)]
+        app,
+        ["profiles", str(write_recipe(MINIMAL)), "--n", "250", "--seed", "9", "--out", str(target)],
     )
     assert result.exit_code == 0, result.output
     table = pl.read_csv(target)

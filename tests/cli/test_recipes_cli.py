@@ -87,3 +87,14 @@ def test_missing_recipe_file(tmp_path):
     result = runner.invoke(app, ["generate", str(tmp_path / "absent.yaml")])
     assert result.exit_code == 2
     assert "no such file" in result.stderr
+
+
+def test_readme_cli_reference_is_generated_from_the_app():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "update_readme", Path(__file__).resolve().parents[2] / "scripts" / "update_readme.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.cli_reference() in README.read_text(), "run: python scripts/update_readme.py"

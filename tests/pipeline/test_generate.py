@@ -50,7 +50,7 @@ def _alive(pid: int) -> bool:
 
 
 def _data_bytes(folder: Path) -> dict[str, bytes]:
-    files = sorted((folder / "data").glob("*.parquet")) + [folder / "rejects.parquet"]
+    files = [*sorted((folder / "data").glob("*.parquet")), folder / "rejects.parquet"]
     return {f.name: f.read_bytes() for f in files}
 
 
@@ -58,8 +58,9 @@ def _data_bytes(folder: Path) -> dict[str, bytes]:
 def lending_run(tmp_path_factory):
     folder = tmp_path_factory.mktemp("gen")
     recipe_path = folder / "recipe.yaml"
-    recipe_path.write_text(MINIMAL.replace("count: 300", "count: 600").replace(
-        "shard_size: 100", "shard_size: 200"))
+    recipe_path.write_text(
+        MINIMAL.replace("count: 300", "count: 600").replace("shard_size: 100", "shard_size: 200")
+    )
     recipe = load_recipe(recipe_path)
     result = generate(recipe, folder / "out")
     return recipe, result, folder / "out"
@@ -89,8 +90,20 @@ def test_dataset_layout_and_accounting(lending_run):
 def test_every_kept_row_verifies_again_and_matches_the_engine(lending_run):
     recipe, _, out = lending_run
     train = read_split(out, "train")
-    assert {"id", "domain", "task", "messages", "facts", "decision", "reason_codes",
-            "policy_version", "teacher", "annual_income", "dti", "sex"} <= set(train.columns)
+    assert {
+        "id",
+        "domain",
+        "task",
+        "messages",
+        "facts",
+        "decision",
+        "reason_codes",
+        "policy_version",
+        "teacher",
+        "annual_income",
+        "dti",
+        "sex",
+    } <= set(train.columns)
     domain = recipe.domain_impl
     for row in train.head(200).iter_rows(named=True):
         assistant = row["messages"][-1]
@@ -100,9 +113,13 @@ def test_every_kept_row_verifies_again_and_matches_the_engine(lending_run):
         assert list(parsed.reasons) == list(row["reason_codes"])
         facts = domain.facts(row, recipe.policy)
         verdict = verify_example(
-            assistant["content"], decision=row["decision"], reason_codes=row["reason_codes"],
-            known_codes=domain.reason_texts, facts=facts, checks={"format", "decision",
-            "reasons", "numbers", "pii"}, number_tolerance=0.005,
+            assistant["content"],
+            decision=row["decision"],
+            reason_codes=row["reason_codes"],
+            known_codes=domain.reason_texts,
+            facts=facts,
+            checks={"format", "decision", "reasons", "numbers", "pii"},
+            number_tolerance=0.005,
         )
         assert verdict.ok, verdict
         assert json.loads(row["facts"])["dti"] == pytest.approx(row["dti"])
@@ -155,7 +172,7 @@ def test_rejects_keep_reason_and_raw_output(write_recipe, tmp_path):
 def test_a_folder_with_another_run_is_refused(lending_run, write_recipe, tmp_path):
     _, _, out = lending_run
     other = load_recipe(write_recipe(MINIMAL.replace("seed: 3", "seed: 5")))
-    with pytest.raises(DatasetError, match="holds a different run .*seed"):
+    with pytest.raises(DatasetError, match=r"holds a different run .*seed"):
         generate(other, out)
     stranger = tmp_path / "stranger"
     stranger.mkdir()
@@ -191,16 +208,25 @@ def test_resume_from_a_partial_run_equals_uninterrupted(lending_run, tmp_path):
 
 @pytest.mark.slow
 def test_kill_9_mid_run_then_resume_equals_uninterrupted(tmp_path, write_recipe):
-    recipe_path = write_recipe(MINIMAL.replace("count: 300", "count: 4000").replace(
-        "shard_size: 100", "shard_size: 500"))
+    recipe_path = write_recipe(
+        MINIMAL.replace("count: 300", "count: 4000").replace("shard_size: 100", "shard_size: 500")
+    )
     reference = tmp_path / "reference"
     generate(load_recipe(recipe_path), reference)
 
     folder = tmp_path / "killed"
-    command = [sys.executable, "-m", "factory.cli", "generate", str(recipe_path), "--out",
-               str(folder)]
-    process = subprocess.Popen(command, start_new_session=True, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
+    command = [
+        sys.executable,
+        "-m",
+        "factory.cli",
+        "generate",
+        str(recipe_path),
+        "--out",
+        str(folder),
+    ]
+    process = subprocess.Popen(
+        command, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     shards = folder / "_work" / "shards"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and len(list(shards.glob("*.parquet"))) < 2:
@@ -210,12 +236,12 @@ def test_kill_9_mid_run_then_resume_equals_uninterrupted(tmp_path, write_recipe)
     assert tree, "the run has step processes"
     os.kill(process.pid, signal.SIGKILL)  # the main process only, as an OOM kill would
     process.wait()
-    finished = len(list(shards.glob("*.parquet")))
     # Nothing is left behind: the orphaned fork server kills the step processes and exits.
     deadline = time.monotonic() + 15
-    while time.monotonic() < deadline and any(Path(f"/proc/{p}").exists() for p in tree):
+    while time.monotonic() < deadline and any(_alive(p) for p in tree):
         time.sleep(0.1)
-    assert not [p for p in tree if Path(f"/proc/{p}").exists() and _alive(p)]
+    assert not [p for p in tree if _alive(p)]
+    finished = len(list(shards.glob("*.parquet")))
     assert 2 <= finished < 8, "the kill must land mid-run"
     assert not (folder / "manifest.json").exists()
 
@@ -235,8 +261,9 @@ def test_cli_generate_and_inspect(write_recipe, tmp_path):
     assert "already complete" in again.stderr
     changed = runner.invoke(app, ["generate", str(path), "--out", str(out), "--n", "250"])
     assert changed.exit_code == 2 and "--overwrite" in changed.stderr
-    over = runner.invoke(app, ["generate", str(path), "--out", str(out), "--n", "250",
-                               "--overwrite"])
+    over = runner.invoke(
+        app, ["generate", str(path), "--out", str(out), "--n", "250", "--overwrite"]
+    )
     assert over.exit_code == 0, over.output
     assert read_manifest(out)["counts"]["profiles"] == 250
 
@@ -255,7 +282,9 @@ def test_inspect_refuses_an_unfinished_folder(tmp_path):
 
 
 def test_unbuilt_teacher_backend_is_a_clear_error(write_recipe, tmp_path):
-    result = runner.invoke(app, ["generate", str(write_recipe(MINIMAL)), "--teacher", "vllm",
-                                 "--out", str(tmp_path / "o")])
+    result = runner.invoke(
+        app,
+        ["generate", str(write_recipe(MINIMAL)), "--teacher", "vllm", "--out", str(tmp_path / "o")],
+    )
     assert result.exit_code == 2
     assert "teacher backend 'vllm'" in result.stderr
