@@ -288,3 +288,33 @@ def test_unbuilt_teacher_backend_is_a_clear_error(write_recipe, tmp_path):
     )
     assert result.exit_code == 2
     assert "teacher backend 'vllm'" in result.stderr
+
+
+def test_plain_datasets_load_with_data_dir(lending_run):
+    import datasets
+
+    _, _, out = lending_run
+    ds = datasets.load_dataset("parquet", data_dir=str(out / "data"))
+    assert set(ds) == {"train", "validation", "test"}
+    assert ds["train"].num_rows == read_manifest(out)["splits"]["train"]
+
+
+def test_recipe_prompt_overrides_reach_the_dataset(write_recipe, tmp_path):
+    (tmp_path / "user.jinja2").write_text(
+        "Applicant asks for {{ row.loan_amount }} over {{ row.loan_term_months }} months.\n"
+    )
+    path = write_recipe(MINIMAL + "prompts:\n  user: user.jinja2\n")
+    generate(load_recipe(path).with_overrides(count=100), tmp_path / "out")
+    row = read_split(tmp_path / "out", "train").row(0, named=True)
+    assert row["messages"][1]["content"] == (
+        f"Applicant asks for {row['loan_amount']} over {row['loan_term_months']} months."
+    )
+
+
+def test_a_broken_prompt_override_is_a_clear_error(write_recipe, tmp_path):
+    (tmp_path / "user.jinja2").write_text("{{ row.no_such_column }}\n")
+    path = write_recipe(MINIMAL + "prompts:\n  user: user.jinja2\n")
+    result = runner.invoke(app, ["generate", str(path), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2
+    assert "user.jinja2: prompt template error" in result.stderr
+    assert "no_such_column" in result.stderr
