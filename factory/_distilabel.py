@@ -8,15 +8,16 @@ overhead, proportional to the rows moved (measured: it dominated a 30,000-row le
 `ShardPipeline` turns (2) and (3) off and `_cheap_batch_hash` replaces (1): the hash only names
 cache files, which we never write.
 
-Import this module before anything from distilabel: it also makes the fork server the
-multiprocessing start method (see below), which must happen before distilabel.pipeline loads,
-and silences a warning distilabel's own models raise at import under current pydantic.
+Importing this module also makes the fork server the multiprocessing start method for
+distilabel's step processes (see below), and silences a warning distilabel's own models raise at
+import under current pydantic.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import warnings
+from multiprocessing.context import ForkServerContext
 from typing import Any
 
 from pydantic.warnings import UnsupportedFieldAttributeWarning
@@ -28,9 +29,7 @@ warnings.filterwarnings("ignore", category=UnsupportedFieldAttributeWarning)
 
 # distilabel runs each step in a child process. Forking a parent whose polars thread pool is
 # already running deadlocks the child on its first polars call (measured: the second run in one
-# process hung). A fork server is started fresh and never runs polars itself; it must be the
-# start method before distilabel.pipeline.local is imported, which builds its process context
-# from the default one at import time.
+# process hung). A fork server is started fresh and never runs polars itself.
 if multiprocessing.get_start_method(allow_none=True) != "forkserver":
     multiprocessing.set_start_method("forkserver", force=True)
 # The fork server imports these once; every step process then starts with them loaded instead
@@ -39,8 +38,19 @@ multiprocessing.set_forkserver_preload(
     ["factory._forkserver_guard", "factory.pipeline.steps", "distilabel.pipeline.local"]
 )
 
-from distilabel.pipeline import Pipeline  # noqa: E402  (after the start method is set)
+import distilabel.pipeline.local as _local  # noqa: E402
+from distilabel.pipeline import Pipeline  # noqa: E402
 from distilabel.pipeline.batch import _Batch  # noqa: E402
+
+
+class _NoDaemonForkServerContext(ForkServerContext):
+    Process = _local._NoDaemonProcess
+
+
+# distilabel builds its pool's context class from the default start method when its module is
+# first imported, which may have happened before the line above ran (import order is not ours
+# to control); its pool looks the class up by name at run time, so rebinding it is enough.
+_local._NoDaemonContext = _NoDaemonForkServerContext
 
 
 def _cheap_batch_hash(self: _Batch) -> None:
