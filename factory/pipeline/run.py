@@ -146,7 +146,6 @@ def build_pipeline(
     """The distilabel pipeline for the pending shards of a run."""
 
     data = recipe.model_dump(mode="json")
-    recipe_dir = str(recipe.source.parent) if recipe.source else None
     batch = recipe.profiles.shard_size  # type: ignore[attr-defined]
     todo = [{"index": s.index, "offset": s.offset, "size": s.size} for s in pending]
     with ShardPipeline(
@@ -157,7 +156,6 @@ def build_pipeline(
         synthesize = SynthesizeShards(
             name="synthesize",
             recipe=data,
-            recipe_dir=recipe_dir,
             shards=todo,
             batch_size=batch,
             render_prompts=recipe.teacher.backend != "template",
@@ -172,7 +170,6 @@ def build_pipeline(
         verify = VerifyShards(
             name="verify",
             recipe=data,
-            recipe_dir=recipe_dir,
             work_dir=str(work),
             shards=todo,
             input_batch_size=batch,

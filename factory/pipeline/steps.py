@@ -52,16 +52,16 @@ RESULT_COLUMNS = (
 
 
 class _RecipeStep:
-    """Mixin: rebuilds the recipe inside the step's own process."""
+    """Mixin: rebuilds the recipe inside the step's own process.
+
+    The recipe travels as validated JSON data whose file paths load_recipe already made
+    absolute, so the step needs nothing else to find prompt overrides or a tokenizer.
+    """
 
     recipe: dict[str, Any]
-    recipe_dir: str | None
 
     def _load_recipe(self) -> RecipeBase:
-        recipe = parse_recipe(self.recipe, source="<run recipe>")
-        return recipe.model_copy(
-            update={"source": Path(self.recipe_dir) / "recipe.yaml" if self.recipe_dir else None}
-        )
+        return parse_recipe(self.recipe, source="<run recipe>")
 
 
 def prompt_builder(recipe: RecipeBase) -> PromptBuilder:
@@ -84,7 +84,6 @@ class SynthesizeShards(_RecipeStep, GeneratorStep):
     """
 
     recipe: dict[str, Any]
-    recipe_dir: str | None = None
     #: pending shards as {"index", "offset", "size"} (dicts: distilabel signs its steps' fields)
     shards: list[dict[str, int]]
     #: the template teacher writes from the row alone; rendering prompts for it is wasted work.
@@ -159,7 +158,6 @@ class VerifyShards(_RecipeStep, Step):
     """
 
     recipe: dict[str, Any]
-    recipe_dir: str | None = None
     work_dir: str
     #: pending shards as {"index", "offset", "size"}
     shards: list[dict[str, int]]
