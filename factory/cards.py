@@ -50,12 +50,18 @@ def render_first_dataset_card(recipe: RecipeBase, manifest: dict[str, Any]) -> s
             }
         ],
     )
+    split_rows = [
+        [split, f"{count:,}", *(f"{manifest['labels'][split][label]:,}" for label in domain.labels)]
+        for split, count in manifest["splits"].items()
+    ]
     card = DatasetCard.from_template(
         card_data,
         template_path=str(CARDS_DIR / "dataset_first.md.j2"),
         recipe=recipe,
         domain=domain,
         manifest=manifest,
+        split_header=["split", "examples", *domain.labels],
+        split_rows=split_rows,
         has_answer=recipe.task != "decision_cot",  # type: ignore[attr-defined]
     )
     return str(card)

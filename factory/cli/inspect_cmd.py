@@ -59,7 +59,8 @@ def inspect(
             )
             # Text(), not a markup string: "[user]" must print as written.
             out.print(
-                Panel(Text(body), title=Text(f"{row['id']} ({row['decision']})"), expand=False)
+                Panel(Text(body), title=Text(f"{row['id']} ({row['decision']})"), expand=False),
+                soft_wrap=False,  # wrap long lines inside the panel rather than crop them
             )
     if splits:
         written = save_histograms(dataset, plots or dataset / "plots", splits[0])

@@ -318,3 +318,23 @@ def test_a_broken_prompt_override_is_a_clear_error(write_recipe, tmp_path):
     assert result.exit_code == 2
     assert "user.jinja2: prompt template error" in result.stderr
     assert "no_such_column" in result.stderr
+
+
+def test_first_dataset_card_parses_and_its_tables_hold_together(lending_run):
+    from huggingface_hub import DatasetCard
+
+    recipe, _, out = lending_run
+    card = DatasetCard.load(out / "README.md")
+    assert card.data.pretty_name == recipe.name
+    assert [c["split"] for c in card.data.configs[0]["data_files"]] == [
+        "train",
+        "validation",
+        "test",
+    ]
+    manifest = read_manifest(out)
+    lines = card.text.splitlines()
+    header = lines.index("| split | examples | approve | refer | deny |")
+    rows = lines[header + 2 : header + 5]
+    assert rows[0].startswith(f"| train | {manifest['splits']['train']:,} |")
+    assert all(row.startswith("| ") for row in rows), "a Markdown table has no blank lines"
+    assert f"{manifest['counts']['kept']:,} kept" in card.text
