@@ -87,7 +87,7 @@ def minhash_signatures(
     chunks = _chunks(normalised)
     if not chunks:
         return signatures
-    powers = _Powers()
+    powers = _POWERS
     weights = _odd_constants(shingle, seed, "shingle")
     a, b = _hash_functions(num_perm, seed)
     for lo, hi in chunks:
@@ -185,6 +185,11 @@ class _Powers:
             length = max(length, 2 * self.up.shape[0])
             self.up = _powers(_BASE, length)
             self.down = _powers(_BASE_INVERSE, length)
+
+
+#: Shared across calls: the tables depend only on the length, and rebuilding them cost about
+#: 0.2 s per 10,000-text shard.
+_POWERS = _Powers()
 
 
 def _powers(base: np.uint64, length: int, block: int = 4096) -> np.ndarray:
