@@ -69,7 +69,7 @@ def _bare_pipeline(recipe: Any, work: Path) -> Any:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=100_000, help="lending profiles")
-    parser.add_argument("--shard-size", type=int, default=10_000)
+    parser.add_argument("--shard-size", type=int, default=5_000)
     parser.add_argument("--skip-bare", action="store_true", help="only run ours")
     args = parser.parse_args()
 

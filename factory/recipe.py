@@ -59,7 +59,7 @@ class ProfilesBase(_Section):
         description="Share of profiles drawn close to the policy thresholds (the hard cases).",
     )
     shard_size: int = Field(
-        10_000,
+        5_000,
         ge=100,
         le=1_000_000,
         description="Profiles per shard: the unit of progress, resume and parallel work.",
