@@ -7,11 +7,14 @@ draws from the same pool.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 import polars as pl
+from faker import VERSION as faker_version
 from faker import Faker
 
 POOL_SIZE = 4096
@@ -63,9 +66,42 @@ class Pools:
         return self.take(pool, rng.integers(0, pool.len(), n))
 
 
+#: When set, a folder where drawn pools are kept as Parquet, so the several processes of one
+#: generation run draw them once between them (about 1.5 s of Faker calls each otherwise).
+POOL_CACHE_ENV = "FIN_FACTORY_POOL_CACHE"
+_STRING_POOLS = (
+    "first_names_female", "first_names_male", "last_names", "cities", "states",
+    "street_addresses", "employers", "job_titles", "merchants", "countries",
+)  # fmt: skip
+
+
 @lru_cache(maxsize=8)
 def value_pools(locale: str, seed: int) -> Pools:
-    """Draws the pools for a locale once per process (Faker is the slow part)."""
+    """The pools for a locale and seed: drawn once per process, or read from the pool cache."""
+    folder = os.environ.get(POOL_CACHE_ENV)
+    if not folder:
+        return _draw_pools(locale, seed)
+    # Faker's version is in the name: another version may draw other values for the same seed.
+    path = Path(folder) / f"pools-{locale}-{seed}-{POOL_SIZE}-faker{faker_version}.parquet"
+    if path.exists():
+        frame = pl.read_parquet(path)
+        return Pools(
+            **{name: frame[name] for name in _STRING_POOLS},
+            job_pay_premium=frame["job_pay_premium"].to_numpy(),
+        )
+    pools = _draw_pools(locale, seed)
+    frame = pl.DataFrame(
+        [getattr(pools, name).alias(name) for name in _STRING_POOLS]
+        + [pl.Series("job_pay_premium", pools.job_pay_premium)]
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
+    frame.write_parquet(partial)
+    os.replace(partial, path)
+    return pools
+
+
+def _draw_pools(locale: str, seed: int) -> Pools:
     fake = Faker(locale)
     fake.seed_instance(seed)
     rng = np.random.default_rng(np.random.SeedSequence([seed, 0xF00D]))

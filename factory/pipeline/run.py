@@ -13,7 +13,8 @@ import os
 import shutil
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from distilabel.steps import StepResources
 
 from factory import __version__
 from factory._distilabel import ShardPipeline
+from factory.domains._pools import POOL_CACHE_ENV
 from factory.errors import DatasetError, FactoryError
 from factory.pipeline.finalize import FinalizeResult, finalize
 from factory.pipeline.steps import (
@@ -104,8 +106,29 @@ def generate(
             "or pass --overwrite to replace its contents"
         )
 
-    _check_prompts(recipe)
     work.mkdir(parents=True, exist_ok=True)
+    with _pool_cache(work / "pools"):
+        final, generated = _run(recipe, out_dir, work, identity, started, progress)
+    shutil.rmtree(work, ignore_errors=True)
+    return RunResult(
+        out_dir,
+        reused_shards=len(recipe_shards(recipe)) - generated,
+        generated_shards=generated,
+        seconds=time.perf_counter() - started,
+        final=final,
+    )
+
+
+def _run(
+    recipe: RecipeBase,
+    out_dir: Path,
+    work: Path,
+    identity: dict[str, Any],
+    started: float,
+    progress: ProgressFn | None,
+) -> tuple[FinalizeResult, int]:
+    """Generates the pending shards and finalizes; returns the result and shards generated."""
+    _check_prompts(recipe)
     _write_json(work / RUN_FILE, identity)
     shards = recipe_shards(recipe)
     pending = [s for s in shards if not shard_path(work, s.index).exists()]
@@ -121,15 +144,21 @@ def generate(
             f"the pipeline stopped before writing shard(s) {_ranges(missing)}; "
             f"see {work / 'distilabel'} for its log, then run the same command again to resume"
         )
-    final = finalize(recipe, out_dir, work, identity, started_at=started)
-    shutil.rmtree(work, ignore_errors=True)
-    return RunResult(
-        out_dir,
-        reused_shards=len(shards) - len(pending),
-        generated_shards=len(pending),
-        seconds=time.perf_counter() - started,
-        final=final,
-    )
+    return finalize(recipe, out_dir, work, identity, started_at=started), len(pending)
+
+
+@contextmanager
+def _pool_cache(folder: Path) -> Iterator[None]:
+    """Every step process draws the same Faker value pools; the first one keeps them here."""
+    previous = os.environ.get(POOL_CACHE_ENV)
+    os.environ[POOL_CACHE_ENV] = str(folder)
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(POOL_CACHE_ENV, None)
+        else:
+            os.environ[POOL_CACHE_ENV] = previous
 
 
 def _check_prompts(recipe: RecipeBase) -> None:
