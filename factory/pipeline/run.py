@@ -191,6 +191,8 @@ def build_pipeline(
         )
         teach = WriteReasoning(
             name="teacher",
+            recipe=data,
+            shards=todo,
             llm=build_teacher(recipe),
             input_batch_size=batch,
             add_raw_output=False,

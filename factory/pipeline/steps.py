@@ -77,10 +77,12 @@ def prompt_builder(recipe: RecipeBase) -> PromptBuilder:
 
 
 class SynthesizeShards(_RecipeStep, GeneratorStep):
-    """Yields the labelled profiles of the pending shards, one shard per batch.
+    """Yields the rows of the pending shards, one shard per batch.
 
-    Output columns: every labelled profile column, plus `_index` (row index in the run),
-    `_shard` and `prompt` (system + user; empty when the teacher does not read it).
+    Output columns: `_index` (row index in the run), `_shard`, and `prompt` (system + user) when
+    the teacher reads one. The labelled profiles themselves do not travel: a step that needs
+    them rebuilds its shard from the seed, which costs milliseconds, while moving them through
+    distilabel's queues costs far more.
     """
 
     recipe: dict[str, Any]
@@ -91,38 +93,52 @@ class SynthesizeShards(_RecipeStep, GeneratorStep):
 
     @property
     def outputs(self) -> list[str]:
-        return ["_index", "_shard", "prompt", "decision", "reason_codes"]
+        return ["_index", "_shard", "prompt"]
 
     def process(self, offset: int = 0) -> Iterator[tuple[list[dict[str, Any]], bool]]:
         recipe = self._load_recipe()
         builder = prompt_builder(recipe) if self.render_prompts else None
         for position, spec in enumerate(self.shards):
             index, start = spec["index"], spec["offset"]
-            rows = labelled_shard(recipe, Shard(**spec)).to_dicts()
-            for i, row in enumerate(rows):
-                row["_index"] = start + i
-                row["_shard"] = index
-                row["prompt"] = builder.messages(row) if builder else []
+            if builder is None:
+                rows = [
+                    {"_index": start + i, "_shard": index, "prompt": []}
+                    for i in range(spec["size"])
+                ]
+            else:
+                profiles = labelled_shard(recipe, Shard(**spec)).to_dicts()
+                rows = [
+                    {"_index": start + i, "_shard": index, "prompt": builder.messages(row)}
+                    for i, row in enumerate(profiles)
+                ]
             yield rows, position == len(self.shards) - 1
 
 
-class WriteReasoning(Task):
+class WriteReasoning(_RecipeStep, Task):
     """Asks the teacher for the assistant message of each row.
 
-    Input columns: `prompt` (system + user) and the labelled row (the template teacher's
-    grounding). Output columns: `_index`, `_shard`, `generation` (None when the teacher failed)
-    and `model_name`; the rest of the row is not passed on (VerifyShards rebuilds it).
+    Input columns: `_index`, `_shard` and `prompt` (system + user). A teacher that writes from
+    the engine's facts (the template teacher: `grounded = True`) also gets the labelled row,
+    rebuilt here from the seed. Output columns: `_index`, `_shard`, `generation` (None when the
+    teacher failed) and `model_name`.
     """
+
+    recipe: dict[str, Any]
+    #: pending shards as {"index", "offset", "size"}
+    shards: list[dict[str, int]]
+
+    _rows: dict[int, dict[str, Any]] = PrivateAttr(default_factory=dict)
 
     @property
     def inputs(self) -> list[str]:
-        return ["prompt", "_index"]
+        return ["prompt", "_index", "_shard"]
 
     @property
     def outputs(self) -> list[str]:
         return ["generation", "model_name"]
 
     def process(self, inputs: StepInput) -> Iterator[list[dict[str, Any]]]:
+        self._rows = self._grounding(inputs) if getattr(self.llm, "grounded", False) else {}
         for rows in super().process(inputs):
             yield [
                 {
@@ -133,9 +149,22 @@ class WriteReasoning(Task):
                 }
                 for row in rows
             ]
+        self._rows = {}
+
+    def _grounding(self, inputs: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
+        """The labelled rows of the shards this batch touches, by run index."""
+        recipe = self._load_recipe()
+        specs = {s["index"]: s for s in self.shards}
+        rows: dict[int, dict[str, Any]] = {}
+        for shard in sorted({row["_shard"] for row in inputs}):
+            spec = specs[shard]
+            for i, row in enumerate(labelled_shard(recipe, Shard(**spec)).to_dicts()):
+                rows[spec["offset"] + i] = row
+        return rows
 
     def format_input(self, input: dict[str, Any]) -> Any:
-        return (input["prompt"], {"row": input, "index": input["_index"]})
+        index = input["_index"]
+        return (input["prompt"], {"row": self._rows.get(index, input), "index": index})
 
     def format_output(
         self,

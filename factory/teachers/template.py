@@ -33,6 +33,8 @@ class TemplateTeacher(LLM):
     task: str
     policy: dict[str, Any]
     seed: int = 0
+    #: writes from the labelled row (the grounding), not from the prompt.
+    grounded: bool = True
 
     _task: Task | None = PrivateAttr(None)
     _policy: PolicyBase | None = PrivateAttr(None)

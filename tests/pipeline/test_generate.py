@@ -338,3 +338,19 @@ def test_first_dataset_card_parses_and_its_tables_hold_together(lending_run):
     assert rows[0].startswith(f"| train | {manifest['splits']['train']:,} |")
     assert all(row.startswith("| ") for row in rows), "a Markdown table has no blank lines"
     assert f"{manifest['counts']['kept']:,} kept" in card.text
+
+
+def test_a_failing_prompt_reading_teacher_loses_no_row(write_recipe, tmp_path, monkeypatch):
+    from factory.pipeline import run as run_module
+    from tests.pipeline.canned import CannedTeacher
+
+    monkeypatch.setattr(run_module, "build_teacher", lambda recipe: CannedTeacher())
+    recipe = load_recipe(write_recipe(MINIMAL)).with_teacher(backend="openai")
+    result = generate(recipe, tmp_path / "out")
+    rejects = read_rejects(tmp_path / "out")
+    assert result.final.kept == 0 and rejects.height == 300
+    by_reason = dict(rejects["reject_reason"].value_counts().iter_rows())
+    assert by_reason == {"teacher": 100, "format": 200}
+    garbled = rejects.filter(pl.col("reject_reason") == "format")["generation"]
+    # The prompt (system + user) reached a teacher that reads prompts.
+    assert garbled.str.contains("the prompt had 2 messages: user").all()
