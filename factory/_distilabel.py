@@ -38,6 +38,7 @@ multiprocessing.set_forkserver_preload(
     ["factory._forkserver_guard", "factory.pipeline.steps", "distilabel.pipeline.local"]
 )
 
+import distilabel.pipeline.base as _base  # noqa: E402
 import distilabel.pipeline.local as _local  # noqa: E402
 from distilabel.pipeline import Pipeline  # noqa: E402
 from distilabel.pipeline.batch import _Batch  # noqa: E402
@@ -59,6 +60,28 @@ def _cheap_batch_hash(self: _Batch) -> None:
 
 
 _Batch._update_data_hash = _cheap_batch_hash
+
+
+class _PollingClock:
+    """distilabel's pipeline module as it sees `time`, with its polling sleeps capped.
+
+    It waits for the step processes to load by sleeping 2.5 s between checks, and for them to
+    finish by sleeping 0.5 s: with preloaded steps that load in a fraction of a second, that was
+    two idle seconds of every run (measured: both cores idle). Only the sleeps change.
+    """
+
+    def __init__(self, clock: Any, cap: float) -> None:
+        self._clock = clock
+        self._cap = cap
+
+    def sleep(self, seconds: float) -> None:
+        self._clock.sleep(min(seconds, self._cap))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._clock, name)
+
+
+_base.time = _PollingClock(_base.time, cap=0.05)
 
 
 class ShardPipeline(Pipeline):
