@@ -37,18 +37,17 @@ KEPT = "kept"
 #: MinHash functions per example signature (the dedup verifier's default).
 _NUM_PERM = 64
 
-_MESSAGES = pl.List(pl.Struct({"role": pl.String, "content": pl.String}))
-#: Columns VerifyShards adds to the labelled profiles (besides the dedup keys).
-RESULT_COLUMNS = (
-    "_index",
-    "generation",
-    "messages",
-    "facts",
-    "teacher",
-    "verdict",
-    "reject_detail",
-    "token_count",
-)
+#: Per-row results VerifyShards adds to the labelled profiles (with `messages` and dedup keys).
+_RESULTS = {
+    "_index": pl.Int64,
+    "generation": pl.String,
+    "_user": pl.String,
+    "facts": pl.String,
+    "teacher": pl.String,
+    "verdict": pl.String,
+    "reject_detail": pl.String,
+    "token_count": pl.Int64,
+}
 
 
 class _RecipeStep:
@@ -242,15 +241,18 @@ def verify_shard(
     checks = frozenset(filters.verifiers)
     known = frozenset(domain.reason_texts)
     builder = prompt_builder(recipe)
+    system = builder.system
     profiles = labelled_shard(recipe, shard)
     by_index = {row["_index"]: row for row in generations}
-    results: dict[str, list[Any]] = {column: [] for column in RESULT_COLUMNS}
+    results: dict[str, list[Any]] = {column: [] for column in _RESULTS}
     for i, row in enumerate(profiles.iter_rows(named=True)):
         index = shard.offset + i
         produced = by_index[index]
         generation = produced.get("generation")
+        user = builder.user(row)
         messages = [
-            *builder.messages(row),
+            {"role": "system", "content": system},
+            {"role": "user", "content": user},
             {"role": "assistant", "content": generation or ""},
         ]
         tokens = counter.count(messages)
@@ -272,25 +274,30 @@ def verify_shard(
             status, detail = (KEPT, "") if verdict.ok else (str(verdict.reason), verdict.detail)
         results["_index"].append(index)
         results["generation"].append(generation)
-        results["messages"].append(messages)
+        results["_user"].append(user)
         results["facts"].append(json.dumps({k: f.value for k, f in facts.items()}))
         results["teacher"].append(produced.get("model_name") or "")
         results["verdict"].append(status)
         results["reject_detail"].append(detail)
         results["token_count"].append(tokens)
-    texts = [_dedup_text(messages) for messages in results["messages"]]
+    # The user prompt and the answer: two rows are duplicates when both say the same thing.
+    texts = [
+        f"{user}\n{generation or ''}"
+        for user, generation in zip(results["_user"], results["generation"], strict=True)
+    ]
     frame = profiles.with_columns(
-        pl.Series("_index", results["_index"], dtype=pl.Int64),
-        pl.Series("generation", results["generation"], dtype=pl.String),
-        pl.Series("messages", results["messages"], dtype=_MESSAGES),
-        pl.Series("facts", results["facts"], dtype=pl.String),
-        pl.Series("teacher", results["teacher"], dtype=pl.String),
-        pl.Series("verdict", results["verdict"], dtype=pl.String),
-        pl.Series("reject_detail", results["reject_detail"], dtype=pl.String),
-        pl.Series("token_count", results["token_count"], dtype=pl.Int64),
+        *(pl.Series(name, results[name], dtype=dtype) for name, dtype in _RESULTS.items()),
         pl.Series("_exact_key", exact_keys(texts), dtype=pl.UInt64),
         pl.Series("_minhash", minhash_signatures(texts), dtype=pl.Array(pl.UInt64, _NUM_PERM)),
     )
+    # Built column-wise: constructing the nested column from Python dicts cost ~40 us a row.
+    frame = frame.with_columns(
+        messages=pl.concat_list(
+            pl.struct(role=pl.lit("system"), content=pl.lit(system)),
+            pl.struct(role=pl.lit("user"), content=pl.col("_user")),
+            pl.struct(role=pl.lit("assistant"), content=pl.col("generation").fill_null("")),
+        )
+    ).drop("_user")
     path = shard_path(work_dir, shard.index)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.name + ".partial")
@@ -299,8 +306,3 @@ def verify_shard(
         os.fsync(handle.fileno())
     os.replace(partial, path)
     return int((frame["verdict"] == KEPT).sum())
-
-
-def _dedup_text(messages: list[dict[str, str]]) -> str:
-    # The user prompt and the answer: two rows are duplicates when both say the same thing.
-    return "\n".join(m["content"] for m in messages if m["role"] != "system")
