@@ -14,12 +14,12 @@ per finished shard, atomically, which is what makes a killed run resumable.
 # No `from __future__ import annotations` here: distilabel reads the `StepInput` type hint of
 # process() at run time to wire the steps.
 
-import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import orjson
 import polars as pl
 from distilabel.steps import GeneratorStep, Step, StepInput
 from distilabel.steps.tasks import Task
@@ -275,7 +275,7 @@ def verify_shard(
         results["_index"].append(index)
         results["generation"].append(generation)
         results["_user"].append(user)
-        results["facts"].append(json.dumps({k: f.value for k, f in facts.items()}))
+        results["facts"].append(orjson.dumps({k: f.value for k, f in facts.items()}).decode())
         results["teacher"].append(produced.get("model_name") or "")
         results["verdict"].append(status)
         results["reject_detail"].append(detail)
