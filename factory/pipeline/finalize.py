@@ -25,29 +25,18 @@ import pyarrow.parquet as pq
 import xxhash
 
 from factory.cards import render_first_dataset_card
+from factory.dataset import SPLITS
 from factory.pipeline.steps import KEPT, shard_path
 from factory.recipe import RecipeBase
 from factory.synth import recipe_shards
 from factory.verify import VERIFIER_ORDER as VERIFIERS_IN_ORDER
 from factory.verify.dedup import duplicate_mask
 
-SPLITS = ("train", "validation", "test")
-#: Columns that lead every dataset row; the domain's profile columns follow.
+#: Columns that lead every dataset row; the domain's profile columns follow, then TAIL_COLUMNS.
 LEAD_COLUMNS = ("id", "domain", "task", "messages")
 TAIL_COLUMNS = ("facts", "decision", "reason_codes", "policy_version", "teacher")
-REJECT_COLUMNS = ("reject_reason", "reject_detail", "generation")
-_INTERNAL = (
-    "_index",
-    "_exact_key",
-    "_minhash",
-    "verdict",
-    "reject_detail",
-    "generation",
-    "token_count",
-    "messages",
-    "facts",
-    "teacher",
-)
+#: Shard-file columns that are not profile columns (besides the `_`-prefixed internal ones).
+_RESULT_COLUMNS = ("verdict", "reject_detail", "generation", "token_count", "messages", "split")
 
 _VERSIONED = (
     "fin-factory",
@@ -272,10 +261,9 @@ def _write_rows(
             profile_columns = [
                 c
                 for c in frame.columns
-                if c not in _INTERNAL
+                if c not in _RESULT_COLUMNS
                 and c not in TAIL_COLUMNS
                 and not c.startswith("_")
-                and c != "split"
             ]
             rows = frame.with_columns(
                 id=pl.lit(prefix) + pl.col("_index").cast(pl.String).str.zfill(8),
@@ -388,4 +376,4 @@ def _now() -> str:
     return datetime.now(UTC).replace(microsecond=0).isoformat()
 
 
-__all__ = ["SPLITS", "FinalizeResult", "build_manifest", "finalize", "package_versions"]
+__all__ = ["FinalizeResult", "build_manifest", "finalize", "package_versions"]
