@@ -97,7 +97,12 @@ class Domain(ABC):
     #: numeric columns `fin-factory inspect` plots by decision (the ones analysts look at first).
     plot_columns: ClassVar[tuple[str, ...]] = ()
 
-    @abstractmethod
+    #: the domain's vectorised profile generator, called with the keyword arguments of
+    #: `synthesize` (its policy and distribution already checked to be the domain's own).
+    synthesizer: ClassVar[Callable[..., pl.DataFrame]]
+    #: the domain's citeable numbers: (row, the domain's policy) -> facts.
+    fact_finder: ClassVar[Callable[..., dict[str, Fact]]]
+
     def synthesize(
         self,
         n: int,
@@ -115,16 +120,32 @@ class Domain(ABC):
         Every random draw comes from `shard_rng(seed, shard, ...)`, so a shard is reproducible
         on its own. `boundary_fraction` of the rows are drawn close to the policy thresholds.
         """
+        return type(self).synthesizer(
+            n,
+            seed=seed,
+            shard=shard,
+            offset=offset,
+            locale=locale,
+            distribution=self._own(distribution, self.distribution_model),
+            policy=self._own(policy, self.policy_model),
+            boundary_fraction=boundary_fraction,
+        )
 
     @abstractmethod
     def decide(self, profiles: pl.DataFrame, policy: PolicyBase) -> pl.DataFrame:
         """Labels profiles: adds every derived number, `decision`, `reason_codes` (principal
         reasons first) and `policy_version`. Vectorised, pure, deterministic."""
 
-    @abstractmethod
     def facts(self, row: Mapping[str, Any], policy: PolicyBase) -> dict[str, Fact]:
         """The numbers an explanation of this row may cite: inputs, derived values, thresholds,
         and values derivable from them (e.g. the gap between DTI and its limit)."""
+        return type(self).fact_finder(row, self._own(policy, self.policy_model))
+
+    def _own(self, value: Any, kind: type) -> Any:
+        """`value`, checked to be this domain's policy or distribution model."""
+        if not isinstance(value, kind):
+            raise TypeError(f"{self.name} expects a {kind.__name__}, got {type(value).__name__}")
+        return value
 
     def policy_version(self, policy: PolicyBase) -> str:
         """Engine version plus a short hash of the thresholds, e.g. 'lending-1.0.0+3f9a1c2b'."""

@@ -261,9 +261,7 @@ def _write_rows(
             profile_columns = [
                 c
                 for c in frame.columns
-                if c not in _RESULT_COLUMNS
-                and c not in TAIL_COLUMNS
-                and not c.startswith("_")
+                if c not in _RESULT_COLUMNS and c not in TAIL_COLUMNS and not c.startswith("_")
             ]
             rows = frame.with_columns(
                 id=pl.lit(prefix) + pl.col("_index").cast(pl.String).str.zfill(8),

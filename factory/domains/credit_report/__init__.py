@@ -9,11 +9,11 @@ declined or stable.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import polars as pl
 
-from factory.domains.base import DistributionBase, Domain, Fact, PolicyBase, Task
+from factory.domains.base import DistributionBase, Domain, PolicyBase, Task
 from factory.domains.credit_report import engine
 from factory.domains.credit_report.facts import credit_report_facts
 from factory.domains.credit_report.policy import (
@@ -74,42 +74,13 @@ class CreditReportDomain(Domain):
         ),
     }
 
-    def synthesize(
-        self,
-        n: int,
-        *,
-        seed: int,
-        shard: int,
-        offset: int,
-        locale: str,
-        distribution: DistributionBase,
-        policy: PolicyBase,
-        boundary_fraction: float,
-    ) -> pl.DataFrame:
-        """Draws `n` before/after report pairs; see profiles.synthesize."""
-        assert isinstance(distribution, CreditReportDistribution) and isinstance(
-            policy, CreditReportPolicy
-        )
-        return synthesize_reports(
-            n,
-            seed=seed,
-            shard=shard,
-            offset=offset,
-            locale=locale,
-            distribution=distribution,
-            policy=policy,
-            boundary_fraction=boundary_fraction,
-        )
+    synthesizer = staticmethod(synthesize_reports)
+    fact_finder = staticmethod(credit_report_facts)
 
     def decide(self, profiles: pl.DataFrame, policy: PolicyBase) -> pl.DataFrame:
         """Adds deltas, listed changes, the trend, drivers and actions; see engine.decide."""
-        assert isinstance(policy, CreditReportPolicy)
-        return engine.decide(profiles, policy, self.policy_version(policy))
-
-    def facts(self, row: Mapping[str, Any], policy: PolicyBase) -> dict[str, Fact]:
-        """The numbers an explanation may cite; see facts.credit_report_facts."""
-        assert isinstance(policy, CreditReportPolicy)
-        return credit_report_facts(row, policy)
+        report = self._own(policy, CreditReportPolicy)
+        return engine.decide(profiles, report, self.policy_version(report))
 
 
 DOMAIN = CreditReportDomain()

@@ -9,11 +9,11 @@ of day, account age) and allows, reviews or blocks.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import polars as pl
 
-from factory.domains.base import DistributionBase, Domain, Fact, PolicyBase, Task
+from factory.domains.base import Domain, PolicyBase, Task
 from factory.domains.fraud import facts as _facts
 from factory.domains.fraud import profiles as _profiles
 from factory.domains.fraud import writer as _writer
@@ -53,43 +53,13 @@ class FraudDomain(Domain):
         )
     }
 
-    def synthesize(
-        self,
-        n: int,
-        *,
-        seed: int,
-        shard: int,
-        offset: int,
-        locale: str,
-        distribution: DistributionBase,
-        policy: PolicyBase,
-        boundary_fraction: float,
-    ) -> pl.DataFrame:
-        """Draws `n` transactions; see factory.domains.fraud.profiles.synthesize."""
-        return _profiles.synthesize(
-            n,
-            seed=seed,
-            shard=shard,
-            offset=offset,
-            locale=locale,
-            distribution=_expect(distribution, FraudDistribution),
-            policy=_expect(policy, FraudPolicy),
-            boundary_fraction=boundary_fraction,
-        )
+    synthesizer = staticmethod(_profiles.synthesize)
+    fact_finder = staticmethod(_facts.facts)
 
     def decide(self, profiles: pl.DataFrame, policy: PolicyBase) -> pl.DataFrame:
         """Scores and labels transactions; see factory.domains.fraud.policy.decide."""
-        return decide(profiles, _expect(policy, FraudPolicy), self.policy_version(policy))
-
-    def facts(self, row: Mapping[str, Any], policy: PolicyBase) -> dict[str, Fact]:
-        """Citeable numbers; see factory.domains.fraud.facts.facts."""
-        return _facts.facts(row, _expect(policy, FraudPolicy))
-
-
-def _expect(value: Any, kind: type) -> Any:
-    if not isinstance(value, kind):
-        raise TypeError(f"fraud expects a {kind.__name__}, got {type(value).__name__}")
-    return value
+        fraud = self._own(policy, FraudPolicy)
+        return decide(profiles, fraud, self.policy_version(fraud))
 
 
 DOMAIN = FraudDomain()

@@ -30,6 +30,11 @@ PATTERNS: tuple[str, ...] = (
 )
 
 
+def _categories(rng: np.random.Generator, m: int, mix: dict[str, float]) -> np.ndarray:
+    """`m` merchant-category indices drawn from `mix` (category -> weight)."""
+    return rng.choice(len(CATEGORIES), size=m, p=_weights(mix))
+
+
 def _weights(mix: dict[str, float]) -> np.ndarray:
     w = np.array([mix.get(c, 0.0) for c in CATEGORIES])
     return w / w.sum()
@@ -162,12 +167,11 @@ def legit(
 def card_testing(rng: np.random.Generator, level: np.ndarray) -> Txns:
     """Bursts of tiny online charges checking whether stolen card numbers work."""
     m = level.size
-    category = rng.choice(
-        len(CATEGORIES),
-        size=m,
-        p=_weights({"online_retail": 0.4, "gift_cards": 0.3, "entertainment": 0.15,
-                    "electronics": 0.15}),
-    )  # fmt: skip
+    category = _categories(
+        rng,
+        m,
+        {"online_retail": 0.4, "gift_cards": 0.3, "entertainment": 0.15, "electronics": 0.15},
+    )
     minutes = rng.integers(1, 6, m)
     foreign = rng.random(m) < 0.4
     # A card-testing script runs from anywhere: a foreign IP sits continents away.
@@ -192,12 +196,17 @@ def card_testing(rng: np.random.Generator, level: np.ndarray) -> Txns:
 def account_takeover(rng: np.random.Generator, level: np.ndarray) -> Txns:
     """A fraudster logs in from a new device and buys resellable goods, often from abroad."""
     m = level.size
-    category = rng.choice(
-        len(CATEGORIES),
-        size=m,
-        p=_weights({"electronics": 0.3, "jewelry": 0.15, "gift_cards": 0.2,
-                    "money_transfer": 0.2, "crypto_exchange": 0.15}),
-    )  # fmt: skip
+    category = _categories(
+        rng,
+        m,
+        {
+            "electronics": 0.3,
+            "jewelry": 0.15,
+            "gift_cards": 0.2,
+            "money_transfer": 0.2,
+            "crypto_exchange": 0.15,
+        },
+    )
     # Fraud amounts follow the category's ticket, pushed well above this customer's norm.
     amount = np.exp(
         CAT_MU[category] + level + 1.0 + 0.7 * CAT_SIGMA[category] * rng.standard_normal(m)
@@ -223,12 +232,19 @@ def account_takeover(rng: np.random.Generator, level: np.ndarray) -> Txns:
 def impossible_travel(rng: np.random.Generator, level: np.ndarray) -> Txns:
     """A cloned card used in person far from where the real card was just used."""
     m = level.size
-    category = rng.choice(
-        len(CATEGORIES),
-        size=m,
-        p=_weights({"electronics": 0.25, "jewelry": 0.1, "fuel": 0.15, "apparel": 0.15,
-                    "grocery": 0.15, "restaurants": 0.1, "gift_cards": 0.1}),
-    )  # fmt: skip
+    category = _categories(
+        rng,
+        m,
+        {
+            "electronics": 0.25,
+            "jewelry": 0.1,
+            "fuel": 0.15,
+            "apparel": 0.15,
+            "grocery": 0.15,
+            "restaurants": 0.1,
+            "gift_cards": 0.1,
+        },
+    )
     amount = np.exp(CAT_MU[category] + level + 0.6 + CAT_SIGMA[category] * rng.standard_normal(m))
     channel = np.where(rng.random(m) < 0.7, CARD_PRESENT, CONTACTLESS)
     minutes = rng.integers(5, 241, m)
@@ -250,10 +266,8 @@ def impossible_travel(rng: np.random.Generator, level: np.ndarray) -> Txns:
 def high_risk_merchant(rng: np.random.Generator, level: np.ndarray) -> Txns:
     """A compromised card cashed out at gambling, crypto or money-transfer merchants."""
     m = level.size
-    category = rng.choice(
-        len(CATEGORIES),
-        size=m,
-        p=_weights({"gambling": 0.35, "crypto_exchange": 0.3, "money_transfer": 0.35}),
+    category = _categories(
+        rng, m, {"gambling": 0.35, "crypto_exchange": 0.3, "money_transfer": 0.35}
     )
     amount = np.exp(CAT_MU[category] + level + 0.7 + CAT_SIGMA[category] * rng.standard_normal(m))
     foreign = rng.random(m) < 0.15

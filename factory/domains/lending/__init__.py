@@ -9,11 +9,11 @@ step-by-step reasoning and the principal reasons.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, ClassVar, cast
+from typing import ClassVar
 
 import polars as pl
 
-from factory.domains.base import DistributionBase, Domain, Fact, PolicyBase, Task
+from factory.domains.base import DistributionBase, Domain, PolicyBase, Task
 from factory.domains.lending import policy as _policy
 from factory.domains.lending.facts import lending_facts
 from factory.domains.lending.policy import REASON_TEXTS, LendingPolicy
@@ -59,40 +59,15 @@ class LendingDomain(Domain):
         )
     }
 
-    def synthesize(
-        self,
-        n: int,
-        *,
-        seed: int,
-        shard: int,
-        offset: int,
-        locale: str,
-        distribution: DistributionBase,
-        policy: PolicyBase,
-        boundary_fraction: float,
-    ) -> pl.DataFrame:
-        """Draws `n` applicants; see factory.domains.lending.profiles.synthesize."""
-        return synthesize(
-            n,
-            seed=seed,
-            shard=shard,
-            offset=offset,
-            locale=locale,
-            distribution=cast(LendingDistribution, distribution),
-            policy=cast(LendingPolicy, policy),
-            boundary_fraction=boundary_fraction,
-        )
+    synthesizer = staticmethod(synthesize)
+    fact_finder = staticmethod(lending_facts)
 
     def decide(self, profiles: pl.DataFrame, policy: PolicyBase) -> pl.DataFrame:
         """Labels applicants; see factory.domains.lending.policy.decide."""
-        lending = cast(LendingPolicy, policy)
+        lending = self._own(policy, LendingPolicy)
         return _policy.decide(
             profiles, lending, self.policy_version(lending), self.max_principal_reasons
         )
-
-    def facts(self, row: Mapping[str, Any], policy: PolicyBase) -> dict[str, Fact]:
-        """Citeable numbers; see factory.domains.lending.facts.lending_facts."""
-        return lending_facts(row, cast(LendingPolicy, policy))
 
 
 DOMAIN = LendingDomain()
