@@ -43,8 +43,10 @@ TARGET_RECALL = 0.99
 # The signature of a text without words: above every 32-bit minimum, yet it fits an int64
 # column when signatures are stored in parquet.
 _EMPTY = np.uint64(1 << 32)
-_CHUNK_CELLS = 1 << 23  # shingles x num_perm per numpy chunk (64 MiB of uint64)
-_CHUNK_CHARS = 1 << 23  # characters of text hashed per chunk
+# Chunks small enough that numpy's passes over them stay in the CPU caches: with 8 MiB chunks
+# of characters and cells, signatures took twice as long (measured on 5,000 lending examples).
+_CHUNK_CELLS = 1 << 20  # shingles x num_perm per numpy chunk (8 MiB of uint64)
+_CHUNK_CHARS = 1 << 17  # characters of text hashed per chunk
 _BASE = np.uint64(0x9E3779B97F4A7C15)  # odd, so it has an inverse modulo 2**64
 _BASE_INVERSE = np.uint64(pow(0x9E3779B97F4A7C15, -1, 2**64))
 
@@ -253,7 +255,11 @@ def _shingle_hashes(
 
 
 def _min_hashes(hashes: np.ndarray, counts: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Per text, the minimum of ((a*h + b) mod 2**64) >> 32 over its shingle hashes h."""
+    """Per text, the minimum of ((a*h + b) mod 2**64) >> 32 over its shingle hashes h.
+
+    The shift is applied to the minima, not to every cell: x >> 32 is non-decreasing in x, so
+    the minimum of the shifted values is the shifted minimum.
+    """
     num_perm = a.shape[0]
     out = np.full((counts.shape[0], num_perm), _EMPTY, dtype=np.uint64)
     ends = np.cumsum(counts)
@@ -271,10 +277,9 @@ def _min_hashes(hashes: np.ndarray, counts: np.ndarray, a: np.ndarray, b: np.nda
             view = cells[:, : hi - lo]
             np.multiply(a[:, None], hashes[None, lo:hi], out=view)
             np.add(view, b[:, None], out=view)
-            np.right_shift(view, shift, out=view)
             present = np.flatnonzero(counts[row:stop]) + row
             minima = np.minimum.reduceat(view, starts[present] - lo, axis=1)
-            out[present] = minima.T
+            out[present] = minima.T >> shift
         row = stop
     return out
 

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from factory.verify import dedup
 from factory.verify.dedup import (
     duplicate_mask,
     exact_key,
@@ -79,6 +80,15 @@ def test_signatures_do_not_depend_on_the_batch_or_the_process():
         env={"PYTHONHASHSEED": "123", "PATH": ""},
     )
     assert other.stdout.strip() == str(together.sum(axis=1).tolist())
+
+
+def test_signatures_do_not_depend_on_the_chunking(monkeypatch):
+    texts = unrelated_texts(40, seed=8)
+    texts[20:20] = ["", "short"]
+    whole = minhash_signatures(texts)
+    monkeypatch.setattr(dedup, "_CHUNK_CHARS", 3000)  # a few texts per chunk
+    monkeypatch.setattr(dedup, "_CHUNK_CELLS", 64 * 50)  # less than one text's shingles
+    assert (minhash_signatures(texts) == whole).all()
 
 
 def test_the_seed_selects_the_hash_functions():
