@@ -73,7 +73,55 @@ class ProfilesBase(_Section):
         return value
 
 
-class TeacherConfig(_Section):
+class LLMSettings(_Section):
+    """How to reach an LLM and sample from it: shared by the teacher and the judge."""
+
+    model: str | None = Field(None, description="Model id or local path (LLM backends).")
+    base_url: str | None = Field(
+        None, description="Server URL for the openai backend, e.g. http://127.0.0.1:8000/v1."
+    )
+    api_key_env: str = Field(
+        "OPENAI_API_KEY",
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        description="Environment variable holding the API key (openai backend); the key itself "
+        "never goes in a recipe, and a server that needs none works without it.",
+    )
+    temperature: float = Field(0.7, ge=0.0, le=5.0, description="Sampling temperature.")
+    top_p: float = Field(0.95, gt=0.0, le=1.0, description="Nucleus sampling mass.")
+    max_new_tokens: int = Field(768, gt=0, le=32_768, description="Tokens to generate per row.")
+    seed: int | None = Field(
+        None,
+        ge=0,
+        description="Sampling seed (defaults to profiles.seed); row i samples with a "
+        "seed derived from it and i.",
+    )
+    stop: list[str] = Field(default_factory=list, description="Extra stop strings.")
+    engine_args: dict[str, Any] = Field(
+        default_factory=dict,
+        description="vllm backend: passed to vllm.LLM (e.g. tensor_parallel_size, dtype, "
+        "max_model_len, gpu_memory_utilization).",
+    )
+    timeout_s: float = Field(120.0, gt=0, description="Per-request timeout (openai backend).")
+    max_concurrency: int = Field(8, gt=0, le=1024, description="Requests in flight (openai).")
+    max_retries: int = Field(
+        3,
+        ge=0,
+        le=20,
+        description="Further attempts for a row whose request failed or whose output was empty "
+        "or malformed, before the row is rejected with the reason.",
+    )
+
+    @model_validator(mode="after")
+    def _backend_needs(self) -> LLMSettings:
+        backend = getattr(self, "backend", None)
+        if backend in ("vllm", "openai") and not self.model:
+            raise ValueError(f"backend {backend!r} needs `model`")
+        if backend == "openai" and not self.base_url:
+            raise ValueError("backend 'openai' needs `base_url`")
+        return self
+
+
+class TeacherConfig(LLMSettings):
     """Who writes the reasoning. The policy engine and verifiers decide what is kept."""
 
     backend: Literal["template", "vllm", "openai"] = Field(
@@ -83,43 +131,40 @@ class TeacherConfig(_Section):
     )
     mode: Literal["write", "paraphrase"] = Field(
         "write",
-        description="write: the LLM writes reasoning and decision from the facts; paraphrase: it "
-        "rewrites the template teacher's reasoning.",
+        description="write: the LLM writes reasoning and decision from the profile and the "
+        "engine's facts; paraphrase: it rewrites the template teacher's reasoning.",
     )
-    model: str | None = Field(None, description="Model id or local path (LLM backends).")
-    base_url: str | None = Field(None, description="Server URL for the openai backend.")
-    api_key_env: str = Field(
-        "OPENAI_API_KEY",
-        description="Environment variable holding the API key; the key never goes in a recipe.",
+    few_shot: int = Field(
+        2,
+        ge=0,
+        le=8,
+        description="write mode: worked examples by the template teacher shown before each row.",
     )
-    temperature: float = Field(0.7, ge=0.0, le=5.0, description="Sampling temperature.")
-    top_p: float = Field(0.95, gt=0.0, le=1.0, description="Nucleus sampling mass.")
-    max_new_tokens: int = Field(768, gt=0, le=32_768, description="Tokens to generate per row.")
-    seed: int | None = Field(None, ge=0, description="Sampling seed (defaults to profiles.seed).")
-    stop: list[str] = Field(default_factory=list, description="Extra stop strings.")
-    engine_args: dict[str, Any] = Field(
-        default_factory=dict,
-        description="Passed through to the engine (e.g. tensor_parallel_size, dtype).",
-    )
-    timeout_s: float = Field(120.0, gt=0, description="Per-request timeout (openai backend).")
-    max_concurrency: int = Field(8, gt=0, le=1024, description="Requests in flight (openai).")
-    max_retries: int = Field(3, ge=0, le=20, description="Retries per row before rejecting it.")
 
 
 class PromptOverrides(_Section):
-    """Jinja templates that replace the domain's own prompts (paths relative to the recipe)."""
+    """Jinja templates that replace the built-in prompts (paths relative to the recipe)."""
 
     system: Path | None = Field(None, description="System prompt template file.")
     user: Path | None = Field(None, description="User prompt template file.")
+    teacher_system: Path | None = Field(
+        None, description="System prompt of an LLM teacher (write or paraphrase mode)."
+    )
+    teacher_user: Path | None = Field(
+        None, description="User message of an LLM teacher (write or paraphrase mode)."
+    )
+    judge: Path | None = Field(None, description="The judge's rubric prompt (user message).")
 
 
-class JudgeConfig(_Section):
-    """Optional LLM judge that scores kept examples against a rubric."""
+class JudgeConfig(LLMSettings):
+    """Optional LLM judge that scores each verified example against a rubric."""
 
     backend: Literal["vllm", "openai"] = Field("openai", description="Judge backend.")
-    model: str | None = Field(None, description="Judge model id or local path.")
-    base_url: str | None = Field(None, description="Server URL for the openai backend.")
-    threshold: float = Field(3.5, ge=1.0, le=5.0, description="Minimum mean rubric score (1-5).")
+    temperature: float = Field(0.0, ge=0.0, le=5.0, description="Sampling temperature.")
+    max_new_tokens: int = Field(256, gt=0, le=32_768, description="Tokens to generate per row.")
+    threshold: float = Field(
+        3.5, ge=1.0, le=5.0, description="Minimum mean rubric score (1-5) to keep an example."
+    )
 
 
 class FiltersConfig(_Section):
@@ -291,12 +336,16 @@ class RecipeBase(_Section):
         """A copy with `teacher` fields replaced (CLI --teacher); None values are ignored."""
         return self._with_section("teacher", teacher)
 
-    def _with_section(self, section: str, changes: dict[str, Any]) -> RecipeBase:
+    def with_fields(self, **fields: Any) -> RecipeBase:
+        """A copy with top-level fields replaced (CLI --engine); None values are ignored."""
+        return self._with_section(None, fields)
+
+    def _with_section(self, section: str | None, changes: dict[str, Any]) -> RecipeBase:
         changes = {k: v for k, v in changes.items() if v is not None}
         if not changes:
             return self
         data = self.model_dump(mode="json")
-        data[section].update(changes)
+        (data if section is None else data[section]).update(changes)
         try:
             out = type(self).model_validate(data)
         except ValidationError as err:
@@ -398,10 +447,30 @@ def _resolve_paths(recipe: RecipeBase, folder: Path) -> RecipeBase:
         return value if value is None or value.is_absolute() else folder / value
 
     prompts = recipe.prompts.model_copy(
-        update={"system": absolute(recipe.prompts.system), "user": absolute(recipe.prompts.user)}
+        update={
+            name: absolute(getattr(recipe.prompts, name))
+            for name in type(recipe.prompts).model_fields
+        }
     )
     filters = recipe.filters.model_copy(update={"tokenizer": absolute(recipe.filters.tokenizer)})
-    return recipe.model_copy(update={"prompts": prompts, "filters": filters})
+    # A model named by a relative path that exists next to the recipe is that folder; anything
+    # else (a Hub id such as "org/name") is passed to the engine as written.
+    updates: dict[str, Any] = {"prompts": prompts, "filters": filters}
+    local = _local_model(recipe.teacher.model, folder)
+    if local:
+        updates["teacher"] = recipe.teacher.model_copy(update={"model": local})
+    judge = recipe.filters.judge
+    if judge is not None and (local := _local_model(judge.model, folder)):
+        updates["filters"] = filters.model_copy(
+            update={"judge": judge.model_copy(update={"model": local})}
+        )
+    return recipe.model_copy(update=updates)
+
+
+def _local_model(model: str | None, folder: Path) -> str | None:
+    if not model or Path(model).is_absolute() or not (folder / model).exists():
+        return None
+    return str((folder / model).resolve())
 
 
 def resolve_recipe_path(path: str | Path) -> Path:

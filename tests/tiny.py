@@ -34,3 +34,33 @@ def build_tokenizer(folder: Path, corpus: list[str], vocab_size: int = 600):
     folder.mkdir(parents=True, exist_ok=True)
     fast.save_pretrained(folder)
     return fast
+
+
+def build_model(folder: Path, corpus: list[str], seed: int = 0) -> Path:
+    """A tiny random-weight Llama (2 layers, hidden 128) with its tokenizer, saved to `folder`.
+
+    vLLM, transformers and trl all load it from disk like any Hub checkpoint. Its output is
+    noise, which is the point in tests: the verifiers must reject it with the right reasons.
+    """
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    tokenizer = build_tokenizer(folder, corpus)
+    torch.manual_seed(seed)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=128,
+        intermediate_size=256,
+        num_hidden_layers=2,
+        # head_dim 64: vLLM's CPU attention kernels reject the smaller head sizes.
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        max_position_embeddings=4096,
+        bos_token_id=None,
+        eos_token_id=tokenizer.convert_tokens_to_ids("<|end|>"),
+        pad_token_id=tokenizer.pad_token_id,
+        tie_word_embeddings=True,
+        torch_dtype="float32",
+    )
+    LlamaForCausalLM(config).save_pretrained(folder)
+    return folder

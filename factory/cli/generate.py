@@ -30,6 +30,22 @@ def generate(
             "--teacher", help=f"Teacher backend ({', '.join(TEACHERS)}); overrides the recipe."
         ),
     ] = None,
+    model: Annotated[
+        str | None,
+        typer.Option("--model", help="Teacher model id or local path (vllm and openai)."),
+    ] = None,
+    base_url: Annotated[
+        str | None,
+        typer.Option("--base-url", help="OpenAI-compatible server URL (openai teacher)."),
+    ] = None,
+    mode: Annotated[
+        str | None,
+        typer.Option("--mode", help="LLM teacher mode: write or paraphrase."),
+    ] = None,
+    engine: Annotated[
+        str | None,
+        typer.Option("--engine", help="local (one machine) or ray (distilabel's Ray pipeline)."),
+    ] = None,
     overwrite: Annotated[
         bool,
         typer.Option("--overwrite", help="Delete a previous run in the folder and start over."),
@@ -37,8 +53,8 @@ def generate(
 ) -> None:
     """Generate a verified chain-of-thought dataset (resumes an interrupted run)."""
     loaded = load_recipe(recipe).with_overrides(count=n, seed=seed)
-    if teacher is not None:
-        loaded = loaded.with_teacher(backend=teacher)
+    loaded = loaded.with_teacher(backend=teacher, model=model, base_url=base_url, mode=mode)
+    loaded = loaded.with_fields(execution=engine)
     folder = output or Path("out") / loaded.name
     with progress() as bar:
         task = bar.add_task(f"{loaded.name}", total=loaded.profiles.count)  # type: ignore[attr-defined]
@@ -64,6 +80,10 @@ def print_summary(result: RunResult) -> None:
     table.add_row("kept", f"{final.kept:,}", f"{final.kept / max(final.profiles, 1):.1%}")
     for reason, count in final.rejected.items():
         table.add_row(f"rejected: {reason}", f"{count:,}", f"{count / max(final.profiles, 1):.1%}")
+    for teacher, counts in final.teachers.items():
+        kept, produced = counts["kept"], counts["rows"]
+        share = f"{kept / max(produced, 1):.1%}"
+        table.add_row(f"teacher: {teacher}", f"{kept:,} of {produced:,} kept", share)
     for label, count in final.labels.items():
         table.add_row(f"label: {label}", f"{count:,}", f"{count / max(final.kept, 1):.1%}")
     for split, count in final.splits.items():

@@ -35,6 +35,8 @@ from factory.verify.dedup import duplicate_mask
 #: Columns that lead every dataset row; the domain's profile columns follow, then TAIL_COLUMNS.
 LEAD_COLUMNS = ("id", "domain", "task", "messages")
 TAIL_COLUMNS = ("facts", "decision", "reason_codes", "policy_version", "teacher")
+#: Added after TAIL_COLUMNS when the recipe has a judge: mean rubric score and the scores (JSON).
+JUDGE_COLUMNS = ("judge_score", "judge_scores")
 #: Shard-file columns that are not profile columns (besides the `_`-prefixed internal ones).
 _RESULT_COLUMNS = ("verdict", "reject_detail", "generation", "token_count", "messages", "split")
 
@@ -61,6 +63,8 @@ class FinalizeResult:
     splits: dict[str, int]
     labels: dict[str, int]
     manifest: dict[str, Any] = field(repr=False)
+    #: per teacher: {"rows", "kept", "rejected": {reason: count}}
+    teachers: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @classmethod
     def from_manifest(cls, path: Path) -> FinalizeResult:
@@ -73,6 +77,7 @@ class FinalizeResult:
             splits=manifest["splits"],
             labels=manifest["labels"]["all"],
             manifest=manifest,
+            teachers=manifest.get("teachers", {}),
         )
 
 
@@ -90,7 +95,16 @@ def finalize(
     subject = domain.subject_column
     meta = (
         pl.scan_parquet(files)
-        .select("_index", "verdict", "reject_detail", "decision", subject, "_exact_key", "_minhash")
+        .select(
+            "_index",
+            "verdict",
+            "reject_detail",
+            "decision",
+            "teacher",
+            subject,
+            "_exact_key",
+            "_minhash",
+        )
         .collect()
     )
     verdicts = _deduplicate(meta, recipe, subject)
@@ -116,6 +130,7 @@ def finalize(
         splits=split_counts,
         labels=labels,
         reasons=reasons,
+        teachers=_teacher_counts(assignment),
         seconds={
             "total": round(time.perf_counter() - started_at, 3),
             "finalize": round(time.perf_counter() - t0, 3),
@@ -135,7 +150,21 @@ def finalize(
         splits=split_counts,
         labels=labels["all"],
         manifest=manifest,
+        teachers=manifest["teachers"],
     )
+
+
+def _teacher_counts(assignment: pl.DataFrame) -> dict[str, dict[str, Any]]:
+    """Per teacher (the name each row records): rows it wrote, rows kept, rejects by reason."""
+    out: dict[str, dict[str, Any]] = {}
+    for (teacher,), rows in assignment.group_by("teacher", maintain_order=True):
+        rejected = rows.filter(pl.col("verdict") != KEPT)["verdict"].value_counts(sort=True)
+        out[str(teacher or "none")] = {
+            "rows": rows.height,
+            "kept": rows.height - int(rejected["count"].sum()),
+            "rejected": {str(r): int(n) for r, n in rejected.iter_rows()},
+        }
+    return dict(sorted(out.items()))
 
 
 def _label_counts(frame: pl.DataFrame, labels: tuple[str, ...]) -> dict[str, int]:
@@ -146,7 +175,7 @@ def _label_counts(frame: pl.DataFrame, labels: tuple[str, ...]) -> dict[str, int
 def _deduplicate(meta: pl.DataFrame, recipe: RecipeBase, subject: str) -> pl.DataFrame:
     """Marks exact and near duplicates among kept rows as rejected ('dedup'), first one kept."""
     meta = meta.sort("_index")
-    verdicts = meta.select("_index", "verdict", "reject_detail", "decision", subject)
+    verdicts = meta.select("_index", "verdict", "reject_detail", "decision", "teacher", subject)
     if "dedup" not in recipe.filters.verifiers:
         return verdicts
     kept = meta.filter(pl.col("verdict") == KEPT)
@@ -258,17 +287,19 @@ def _write_rows(
     try:
         for path in files:
             frame = pl.read_parquet(path).join(decided, on="_index", how="left")
+            judge_columns = [c for c in JUDGE_COLUMNS if c in frame.columns]
             profile_columns = [
                 c
                 for c in frame.columns
-                if c not in _RESULT_COLUMNS and c not in TAIL_COLUMNS and not c.startswith("_")
+                if c not in (*_RESULT_COLUMNS, *TAIL_COLUMNS, *JUDGE_COLUMNS)
+                and not c.startswith("_")
             ]
             rows = frame.with_columns(
                 id=pl.lit(prefix) + pl.col("_index").cast(pl.String).str.zfill(8),
                 domain=pl.lit(recipe.domain),  # type: ignore[attr-defined]
                 task=pl.lit(recipe.task),  # type: ignore[attr-defined]
             )
-            columns = [*LEAD_COLUMNS, *profile_columns, *TAIL_COLUMNS]
+            columns = [*LEAD_COLUMNS, *profile_columns, *TAIL_COLUMNS, *judge_columns]
             for split in SPLITS:
                 part = rows.filter(pl.col("split") == split)
                 splits[split] += part.height
@@ -320,9 +351,12 @@ def build_manifest(recipe: RecipeBase, identity: dict[str, Any], **parts: Any) -
     rejects: Counter[str] = parts["rejects"]
     reaching = profiles - rejects.get("teacher", 0)
     verifiers = {}
-    for name in (*VERIFIERS_IN_ORDER, "dedup"):
-        if name not in recipe.filters.verifiers:
-            continue
+    chain = [v for v in VERIFIERS_IN_ORDER if v in recipe.filters.verifiers]
+    if recipe.filters.judge is not None:
+        chain.append("judge")
+    if "dedup" in recipe.filters.verifiers:
+        chain.append("dedup")
+    for name in chain:
         rejected = int(rejects.get(name, 0))
         verifiers[name] = {"checked": reaching, "passed": reaching - rejected, "rejected": rejected}
         reaching -= rejected
@@ -342,7 +376,21 @@ def build_manifest(recipe: RecipeBase, identity: dict[str, Any], **parts: Any) -
         "seed": recipe.profiles.seed,  # type: ignore[attr-defined]
         "policy_version": domain.policy_version(policy),
         "policy": policy.model_dump(mode="json"),
-        "teacher": {"backend": recipe.teacher.backend, "model": recipe.teacher.model},
+        "teacher": {
+            "backend": recipe.teacher.backend,
+            "model": recipe.teacher.model,
+            "mode": recipe.teacher.mode if recipe.teacher.backend != "template" else None,
+        },
+        "judge": (
+            {
+                "backend": recipe.filters.judge.backend,
+                "model": recipe.filters.judge.model,
+                "threshold": recipe.filters.judge.threshold,
+            }
+            if recipe.filters.judge is not None
+            else None
+        ),
+        "teachers": parts["teachers"],
         "counts": {
             "profiles": profiles,
             "kept": parts["kept"],

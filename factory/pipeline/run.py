@@ -26,16 +26,12 @@ from factory._distilabel import ShardPipeline
 from factory.domains._pools import POOL_CACHE_ENV
 from factory.errors import DatasetError, FactoryError
 from factory.pipeline.finalize import FinalizeResult, finalize
-from factory.pipeline.steps import (
-    SynthesizeShards,
-    VerifyShards,
-    WriteReasoning,
-    prompt_builder,
-    shard_path,
-)
+from factory.pipeline.judge import JudgeShards
+from factory.pipeline.prompts import prompt_builder
+from factory.pipeline.steps import SynthesizeShards, VerifyShards, WriteReasoning, shard_path
 from factory.recipe import RecipeBase
 from factory.synth import Shard, labelled_shard, recipe_shards
-from factory.teachers import build_teacher
+from factory.teachers import build_judge, build_teacher
 
 WORK = "_work"
 #: Replicas of the verify step, the busiest one (each replica verifies and writes whole shards).
@@ -187,7 +183,6 @@ def build_pipeline(
             recipe=data,
             shards=todo,
             batch_size=batch,
-            render_prompts=recipe.teacher.backend != "template",
         )
         teach = WriteReasoning(
             name="teacher",
@@ -203,10 +198,23 @@ def build_pipeline(
             recipe=data,
             work_dir=str(work),
             shards=todo,
+            judged=recipe.filters.judge is not None,
             input_batch_size=batch,
             resources=StepResources(replicas=min(VERIFY_REPLICAS, len(todo))),
         )
         synthesize >> teach >> verify
+        if recipe.filters.judge is not None:
+            # One summary row per verified shard: judge each shard as soon as it is verified.
+            judge = JudgeShards(
+                name="judge",
+                recipe=data,
+                work_dir=str(work),
+                llm=build_judge(recipe),
+                input_batch_size=1,
+                add_raw_output=False,
+                add_raw_input=False,
+            )
+            verify >> judge
     return pipeline
 
 

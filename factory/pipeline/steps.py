@@ -26,7 +26,8 @@ from distilabel.steps.tasks import Task
 from pydantic import PrivateAttr
 
 from factory.domains import Domain, PolicyBase
-from factory.pipeline.prompts import PromptBuilder
+from factory.pipeline.judge import verified_path
+from factory.pipeline.prompts import TeacherPrompts, prompt_builder
 from factory.recipe import RecipeBase, parse_recipe
 from factory.synth import Shard, labelled_shard
 from factory.verify import verify_example
@@ -63,63 +64,37 @@ class _RecipeStep:
         return parse_recipe(self.recipe, source="<run recipe>")
 
 
-def prompt_builder(recipe: RecipeBase) -> PromptBuilder:
-    """The prompt builder of a recipe (overrides resolved against the recipe's folder)."""
-    domain = recipe.domain_impl
-    return PromptBuilder(
-        domain,
-        domain.tasks[recipe.task],  # type: ignore[attr-defined]
-        recipe.policy,  # type: ignore[attr-defined]
-        system_override=recipe.prompts.system,
-        user_override=recipe.prompts.user,
-    )
-
-
 class SynthesizeShards(_RecipeStep, GeneratorStep):
-    """Yields the rows of the pending shards, one shard per batch.
+    """Yields the row numbers of the pending shards, one shard per batch.
 
-    Output columns: `_index` (row index in the run), `_shard`, and `prompt` (system + user) when
-    the teacher reads one. The labelled profiles themselves do not travel: a step that needs
-    them rebuilds its shard from the seed, which costs milliseconds, while moving them through
-    distilabel's queues costs far more.
+    Output columns: `_index` (row index in the run) and `_shard`. The labelled profiles
+    themselves do not travel: a step that needs them rebuilds its shard from the seed, which
+    costs milliseconds, while moving them through distilabel's queues costs far more.
     """
 
     recipe: dict[str, Any]
     #: pending shards as {"index", "offset", "size"} (dicts: distilabel signs its steps' fields)
     shards: list[dict[str, int]]
-    #: the template teacher writes from the row alone; rendering prompts for it is wasted work.
-    render_prompts: bool = True
 
     @property
     def outputs(self) -> list[str]:
-        return ["_index", "_shard", "prompt"]
+        return ["_index", "_shard"]
 
     def process(self, offset: int = 0) -> Iterator[tuple[list[dict[str, Any]], bool]]:
-        recipe = self._load_recipe()
-        builder = prompt_builder(recipe) if self.render_prompts else None
         for position, spec in enumerate(self.shards):
             index, start = spec["index"], spec["offset"]
-            if builder is None:
-                rows = [
-                    {"_index": start + i, "_shard": index, "prompt": []}
-                    for i in range(spec["size"])
-                ]
-            else:
-                profiles = labelled_shard(recipe, Shard(**spec)).to_dicts()
-                rows = [
-                    {"_index": start + i, "_shard": index, "prompt": builder.messages(row)}
-                    for i, row in enumerate(profiles)
-                ]
+            rows = [{"_index": start + i, "_shard": index} for i in range(spec["size"])]
             yield rows, position == len(self.shards) - 1
 
 
 class WriteReasoning(_RecipeStep, Task):
     """Asks the teacher for the assistant message of each row.
 
-    Input columns: `_index`, `_shard` and `prompt` (system + user). A teacher that writes from
-    the engine's facts (the template teacher: `grounded = True`) also gets the labelled row,
-    rebuilt here from the seed. Output columns: `_index`, `_shard`, `generation` (None when the
-    teacher failed) and `model_name`.
+    Input columns: `_index` and `_shard`. The step rebuilds the labelled rows of the batch's
+    shards from the seed. The template teacher (`grounded = True`) writes from the labelled row;
+    an LLM teacher gets the chat TeacherPrompts builds for the recipe's mode. Output columns:
+    `_index`, `_shard`, `generation` (None when the teacher produced nothing usable),
+    `model_name` and `teacher_error` (why the teacher failed the row, else None).
     """
 
     recipe: dict[str, Any]
@@ -127,17 +102,24 @@ class WriteReasoning(_RecipeStep, Task):
     shards: list[dict[str, int]]
 
     _rows: dict[int, dict[str, Any]] = PrivateAttr(default_factory=dict)
+    _prompts: TeacherPrompts | None = PrivateAttr(None)
 
     @property
     def inputs(self) -> list[str]:
-        return ["prompt", "_index", "_shard"]
+        return ["_index", "_shard"]
 
     @property
     def outputs(self) -> list[str]:
-        return ["generation", "model_name"]
+        return ["generation", "model_name", "teacher_error"]
+
+    def load(self) -> None:
+        super().load()
+        if not getattr(self.llm, "grounded", False):
+            self._prompts = TeacherPrompts(self._load_recipe())
 
     def process(self, inputs: StepInput) -> Iterator[list[dict[str, Any]]]:
-        self._rows = self._grounding(inputs) if getattr(self.llm, "grounded", False) else {}
+        self._rows = self._labelled_rows(inputs)
+        error_column = f"llm_{self.name}_error"
         for rows in super().process(inputs):
             yield [
                 {
@@ -145,12 +127,13 @@ class WriteReasoning(_RecipeStep, Task):
                     "_shard": row["_shard"],
                     "generation": row.get("generation"),
                     "model_name": row.get("model_name"),
+                    "teacher_error": row.get(error_column),
                 }
                 for row in rows
             ]
         self._rows = {}
 
-    def _grounding(self, inputs: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
+    def _labelled_rows(self, inputs: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
         """The labelled rows of the shards this batch touches, by run index."""
         recipe = self._load_recipe()
         specs = {s["index"]: s for s in self.shards}
@@ -163,7 +146,9 @@ class WriteReasoning(_RecipeStep, Task):
 
     def format_input(self, input: dict[str, Any]) -> Any:
         index = input["_index"]
-        return (input["prompt"], {"row": self._rows.get(index, input), "index": index})
+        row = self._rows[index]
+        chat = self._prompts.chat(row, index) if self._prompts is not None else []
+        return (chat, {"row": row, "index": index})
 
     def format_output(
         self,
@@ -176,12 +161,13 @@ class WriteReasoning(_RecipeStep, Task):
 class VerifyShards(_RecipeStep, Step):
     """Verifies every generation of a shard against the policy engine and writes the shard.
 
-    Input columns: `_index`, `_shard`, `generation`, `model_name`. For each complete shard it
-    rebuilds the labelled profiles from the seed, computes the facts and prompts, runs the
-    recipe's verifiers on every row, and writes `<work>/shards/shard-NNNNN.parquet` atomically
-    with the profiles, `messages`, `facts` (JSON), `teacher`, `verdict` ("kept" or the first
-    failing verifier), `reject_detail`, `token_count` and the dedup keys. Yields one summary row
-    per written shard. Runs in several replicas: shards are independent, and this is the
+    Input columns: `_index`, `_shard`, `generation`, `model_name`, `teacher_error`. For each
+    complete shard it rebuilds the labelled profiles from the seed, computes the facts and
+    prompts, runs the recipe's verifiers on every row, and writes
+    `<work>/shards/shard-NNNNN.parquet` atomically (`verified-NNNNN.parquet` when a judge
+    follows) with the profiles, `messages`, `facts` (JSON), `teacher`, `verdict` ("kept" or the
+    first failing verifier), `reject_detail`, `token_count` and the dedup keys. Yields one
+    summary row per written shard. Runs in several replicas: shards are independent, and this is the
     busiest step.
     """
 
@@ -189,6 +175,8 @@ class VerifyShards(_RecipeStep, Step):
     work_dir: str
     #: pending shards as {"index", "offset", "size"}
     shards: list[dict[str, int]]
+    #: the recipe has a judge: leave `verified-NNNNN.parquet` for JudgeShards instead.
+    judged: bool = False
 
     _recipe: RecipeBase | None = PrivateAttr(None)
     _counter: TokenCounter | None = PrivateAttr(None)
@@ -196,7 +184,7 @@ class VerifyShards(_RecipeStep, Step):
 
     @property
     def inputs(self) -> list[str]:
-        return ["_index", "_shard", "generation"]
+        return ["_index", "_shard", "generation", "teacher_error"]
 
     @property
     def outputs(self) -> list[str]:
@@ -218,7 +206,10 @@ class VerifyShards(_RecipeStep, Step):
                 continue
             rows = self._pending.pop(index)
             shard = Shard(**sizes[index])
-            kept = verify_shard(self._recipe, shard, rows, self.work_dir, self._counter)
+            frame = verify_shard(self._recipe, shard, rows, self._counter)
+            path = (verified_path if self.judged else shard_path)(self.work_dir, index)
+            write_atomically(frame, path)
+            kept = int((frame["verdict"] == KEPT).sum())
             written.append({"shard": index, "rows": shard.size, "kept": kept})
         yield written or [{"shard": -1, "rows": 0, "kept": 0}]
 
@@ -227,14 +218,23 @@ def shard_path(work_dir: str | Path, index: int) -> Path:
     return Path(work_dir) / "shards" / f"shard-{index:05d}.parquet"
 
 
+def write_atomically(frame: pl.DataFrame, path: Path) -> None:
+    """Writes a shard file so that it exists complete or not at all (kill -9 included)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    frame.write_parquet(partial, compression="zstd", statistics=False)
+    with open(partial, "rb") as handle:
+        os.fsync(handle.fileno())
+    os.replace(partial, path)
+
+
 def verify_shard(
     recipe: RecipeBase,
     shard: Shard,
     generations: list[dict[str, Any]],
-    work_dir: str | Path,
     counter: TokenCounter,
-) -> int:
-    """Verifies one shard's generations and writes its shard file; returns the rows kept."""
+) -> pl.DataFrame:
+    """Verifies one shard's generations; returns the shard's rows with their verdicts."""
     domain: Domain = recipe.domain_impl
     policy: PolicyBase = recipe.policy  # type: ignore[attr-defined]
     filters = recipe.filters
@@ -258,7 +258,8 @@ def verify_shard(
         tokens = counter.count(messages)
         facts = domain.facts(row, policy)
         if generation is None:
-            status, detail = "teacher", "the teacher returned no output"
+            status = "teacher"
+            detail = produced.get("teacher_error") or "the teacher returned no output"
         else:
             verdict = verify_example(
                 generation,
@@ -298,11 +299,4 @@ def verify_shard(
             pl.struct(role=pl.lit("assistant"), content=pl.col("generation").fill_null("")),
         )
     ).drop("_user")
-    path = shard_path(work_dir, shard.index)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    frame.write_parquet(partial, compression="zstd", statistics=False)
-    with open(partial, "rb") as handle:
-        os.fsync(handle.fileno())
-    os.replace(partial, path)
-    return int((frame["verdict"] == KEPT).sum())
+    return frame

@@ -281,13 +281,23 @@ def test_inspect_refuses_an_unfinished_folder(tmp_path):
     assert "resume" in result.stderr
 
 
-def test_unbuilt_teacher_backend_is_a_clear_error(write_recipe, tmp_path):
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--teacher", "vllm"], "backend 'vllm' needs `model`"),
+        (["--teacher", "openai", "--model", "m"], "backend 'openai' needs `base_url`"),
+        (["--teacher", "gpt"], "teacher.backend"),
+        (["--engine", "spark"], "execution"),
+        (["--mode", "rewrite"], "teacher.mode"),
+    ],
+)
+def test_bad_teacher_options_are_clear_errors(write_recipe, tmp_path, args, message):
     result = runner.invoke(
-        app,
-        ["generate", str(write_recipe(MINIMAL)), "--teacher", "vllm", "--out", str(tmp_path / "o")],
+        app, ["generate", str(write_recipe(MINIMAL)), *args, "--out", str(tmp_path / "o")]
     )
-    assert result.exit_code == 2
-    assert "teacher backend 'vllm'" in result.stderr
+    assert result.exit_code == 2, result.output
+    assert message in result.stderr
+    assert not (tmp_path / "o").exists()
 
 
 def test_plain_datasets_load_with_data_dir(lending_run):
@@ -345,12 +355,15 @@ def test_a_failing_prompt_reading_teacher_loses_no_row(write_recipe, tmp_path, m
     from tests.pipeline.canned import CannedTeacher
 
     monkeypatch.setattr(run_module, "build_teacher", lambda recipe: CannedTeacher())
-    recipe = load_recipe(write_recipe(MINIMAL)).with_teacher(backend="openai")
+    recipe = load_recipe(write_recipe(MINIMAL)).with_teacher(
+        backend="openai", model="m", base_url="http://127.0.0.1:9/v1"
+    )
     result = generate(recipe, tmp_path / "out")
     rejects = read_rejects(tmp_path / "out")
     assert result.final.kept == 0 and rejects.height == 300
     by_reason = dict(rejects["reject_reason"].value_counts().iter_rows())
     assert by_reason == {"teacher": 100, "format": 200}
     garbled = rejects.filter(pl.col("reject_reason") == "format")["generation"]
-    # The prompt (system + user) reached a teacher that reads prompts.
-    assert garbled.str.contains("the prompt had 2 messages: user").all()
+    # The teacher's chat reached a teacher that reads prompts: system, two worked examples
+    # (user + assistant each), then the row's user message.
+    assert garbled.str.contains("the prompt had 6 messages: user").all()
