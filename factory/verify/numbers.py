@@ -49,7 +49,7 @@ from __future__ import annotations
 import bisect
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import NamedTuple
 
 from factory.domains.base import Fact
@@ -81,6 +81,8 @@ _SCALES = {
     "b": 1e9, "B": 1e9, "bn": 1e9, "BN": 1e9, "billion": 1e9,
 }  # fmt: skip
 _MINUS = ("-", "\u2212")
+#: CitedNumber's fields, in order, as a plain tuple.
+_Fields = tuple[float, int, bool, bool, str, int, float]
 
 
 class CitedNumber(NamedTuple):
@@ -119,31 +121,7 @@ def extract_numbers(text: str) -> list[CitedNumber]:
     Returns:
         The cited numbers; identifiers, list markers and step numbers are left out.
     """
-    found: list[CitedNumber] = []
-    for match in _NUMBER.finditer(text):
-        sign, _, currency, sign2, integer, frac, percent, suffix, word = match.groups()
-        start = match.start() if sign else match.start(2)
-        end = match.end()
-        if not (sign or currency or percent or frac) and _enumerates(text, start, end):
-            continue
-        if "," in integer:
-            integer = integer.replace(",", "")
-        value = float(integer + frac) if frac else float(integer)
-        scale = _SCALES[suffix or word] if (suffix or word) else 1.0
-        if sign in _MINUS or sign2:
-            value = -value
-        found.append(
-            CitedNumber(
-                value * scale,
-                len(frac) - 1 if frac else 0,
-                percent is not None,
-                currency is not None,
-                text[start:end],
-                start,
-                scale,
-            )
-        )
-    return found
+    return [CitedNumber._make(fields) for fields in _read(text)]
 
 
 def check_numbers(
@@ -159,11 +137,11 @@ def check_numbers(
     Returns:
         The unmatched cited numbers, in text order.
     """
-    cited = extract_numbers(text)
+    cited = _read(text)
     if not cited:
         return []
-    table = FactTable(facts.values())
-    return [number for number in cited if not table.matches(number, tolerance)]
+    missed = FactTable(facts.values())._misses(cited, tolerance)
+    return [CitedNumber._make(fields) for fields in missed]
 
 
 class FactTable:
@@ -176,50 +154,84 @@ class FactTable:
     __slots__ = ("_money", "_percent", "_plain")
 
     def __init__(self, facts: Iterable[Fact]) -> None:
-        plain: list[float] = []  # v, |v| of plain facts: cited by every form
-        fractions: list[float] = []  # v, |v| of percent facts: cited only as plain numbers
-        scaled: list[float] = []  # 100*v, 100*|v| of percent facts: cited as % or plain
+        plain: list[float] = []  # v and |v| of plain facts: cited by every form
+        fractions: list[float] = []  # v and |v| of percent facts: cited only as plain numbers
         for raw, percent in facts:
-            if raw is None:
-                continue
-            value = float(raw)
-            if not math.isfinite(value):
-                continue  # a missing value vouches for nothing (and NaN would break the sort)
-            if percent:
-                fractions += (value, abs(value))
-                scaled += (value * 100, abs(value * 100))
-            else:
-                plain += (value, abs(value))
+            if raw is not None:
+                (fractions if percent else plain).append(float(raw))
+        # A missing value vouches for nothing (and NaN would break the sort). A non-negative
+        # value is its own magnitude: listing it once matches the same numbers.
+        plain = [v for v in plain if math.isfinite(v)]
+        plain += [-v for v in plain if v < 0]
+        fractions = [v for v in fractions if math.isfinite(v)]
+        scaled = [v * 100 for v in fractions]  # 100*v and 100*|v|: cited as % or plain
+        scaled += [-v for v in scaled if v < 0]
+        fractions += [-v for v in fractions if v < 0]
         self._money = sorted(plain)
-        self._percent = sorted(plain + scaled)
-        self._plain = sorted(plain + scaled + fractions)
+        self._percent = sorted(self._money + scaled)
+        self._plain = sorted(self._percent + fractions)
 
     def matches(self, number: CitedNumber, tolerance: float = DEFAULT_TOLERANCE) -> bool:
         """Whether `number` matches a fact under the module's match rule."""
-        if number.is_money:
-            values = self._money
-        elif number.is_percent:
-            values = self._percent
-        else:
-            values = self._plain
-        c = number.value
-        half = 0.5 * 10.0**-number.decimals * number.scale
-        # Any matching v' has |v'| <= bound and so lies within `slack` of c: bisect to that
-        # window, then apply the exact rule to the few values inside it.
-        if tolerance < 0.5:
-            bound = (abs(c) + half + 1e-9) / (1 - tolerance - 1e-9)
-            slack = half + (tolerance + 1e-9) * (bound if bound > 1.0 else 1.0) + 1e-9
-            index = bisect.bisect_left(values, c - slack)
-            high = c + slack
-        else:
-            index, high = 0, math.inf
-        for v in values[index:]:
-            if v > high:
-                break
-            size = abs(v)
-            if abs(c - v) <= half + tolerance * size + 1e-9 * (size if size > 1.0 else 1.0):
-                return True
-        return False
+        return not self._misses([number], tolerance)
+
+    def _misses(self, cited: Sequence[_Fields], tolerance: float) -> list[_Fields]:
+        """The cited numbers (CitedNumber fields, in their order) that match no fact."""
+        missed = []
+        money, percents, plain = self._money, self._percent, self._plain
+        narrow = tolerance < 0.5
+        for fields in cited:
+            c, decimals, is_percent, is_money, _, _, scale = fields
+            values = money if is_money else percents if is_percent else plain
+            half = 0.5 * 10.0**-decimals * scale
+            # Any matching v' has |v'| <= bound and so lies within `slack` of c: bisect to
+            # that window, then apply the exact rule to the few values inside it.
+            if narrow:
+                bound = (abs(c) + half + 1e-9) / (1 - tolerance - 1e-9)
+                slack = half + (tolerance + 1e-9) * (bound if bound > 1.0 else 1.0) + 1e-9
+                index = bisect.bisect_left(values, c - slack)
+                high = c + slack
+            else:
+                index, high = 0, math.inf
+            for v in values[index:]:
+                if v > high:
+                    missed.append(fields)
+                    break
+                size = abs(v)
+                if abs(c - v) <= half + tolerance * size + 1e-9 * (size if size > 1.0 else 1.0):
+                    break
+            else:
+                missed.append(fields)
+        return missed
+
+
+def _read(text: str) -> list[_Fields]:
+    """The fields of every CitedNumber in `text`, as plain tuples (cheaper to build)."""
+    found: list[_Fields] = []
+    for match in _NUMBER.finditer(text):
+        sign, _, currency, sign2, integer, frac, percent, suffix, word = match.groups()
+        start = match.start() if sign else match.start(2)
+        end = match.end()
+        if not (sign or currency or percent or frac) and _enumerates(text, start, end):
+            continue
+        if "," in integer:
+            integer = integer.replace(",", "")
+        value = float(integer + frac) if frac else float(integer)
+        scale = _SCALES[suffix or word] if (suffix or word) else 1.0
+        if sign in _MINUS or sign2:
+            value = -value
+        found.append(
+            (
+                value * scale,
+                len(frac) - 1 if frac else 0,
+                percent is not None,
+                currency is not None,
+                text[start:end],
+                start,
+                scale,
+            )
+        )
+    return found
 
 
 def _enumerates(text: str, start: int, end: int) -> bool:
