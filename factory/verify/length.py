@@ -30,7 +30,7 @@ from typing import Any
 
 #: Non-digit UTF-8 bytes per token the estimate allows (see the module docstring).
 BYTES_PER_TOKEN = 3.2
-_DIGITS = "0123456789"
+_DIGITS = b"0123456789"
 #: Texts at least this long are counted once per distinct text (system prompts repeat per row).
 _CACHE_MIN_CHARS = 1024
 _CACHE_SIZE = 64
@@ -99,8 +99,11 @@ class TokenCounter:
 
 def estimate_tokens(text: str) -> int:
     """The conservative token estimate of `text` described in the module docstring."""
-    digits = sum(map(text.count, _DIGITS))
-    return digits + math.ceil((len(text.encode("utf-8")) - digits) / BYTES_PER_TOKEN)
+    data = text.encode("utf-8")
+    # Deleting the digit bytes counts them in one pass (ten str.count passes cost 5x more);
+    # UTF-8 never uses an ASCII byte inside a multi-byte character, so only "0"-"9" count.
+    digits = len(data) - len(data.translate(None, _DIGITS))
+    return digits + math.ceil((len(data) - digits) / BYTES_PER_TOKEN)
 
 
 def check_length(token_count: int, max_tokens: int) -> str | None:

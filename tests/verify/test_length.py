@@ -26,6 +26,12 @@ def test_the_estimate_counts_words_digits_and_punctuation():
     assert estimate_tokens("") == 0
 
 
+def test_only_ascii_digits_get_a_token_each():
+    # Arabic-Indic three and superscript two are two UTF-8 bytes each, priced as other text.
+    assert estimate_tokens("\u0663\u00b2") == 2  # ceil(4 / 3.2)
+    assert estimate_tokens("\u0663 12") == 3  # 2 digits + ceil(3 / 3.2)
+
+
 def test_the_estimate_grows_with_digits_as_digit_level_tokenizers_do():
     assert estimate_tokens("$1,234,567.89") > estimate_tokens("$1m")
 
