@@ -55,6 +55,12 @@ def test_a_planted_card_is_found_inside_an_explanation():
     assert kinds(text) == ["card"]
 
 
+def test_digits_of_any_script_reach_the_numeric_checks():
+    # No context word: only the numeric checks, behind their byte-level prefilter, see it.
+    ssn = "\u0661\u0662\u0663-\u0664\u0665-\u0666\u0667\u0668\u0669"  # Arabic-Indic
+    assert kinds(f"ref {ssn}.") == ["ssn"]
+
+
 @pytest.mark.parametrize(
     "text",
     [
