@@ -43,6 +43,22 @@ def test_exact_key_ignores_case_and_spacing_only():
     assert exact_keys(["a", "A ", "b"]).tolist()[:2] == [exact_key("a")] * 2
 
 
+# Case and whitespace rules beyond ASCII: non-breaking and ideographic spaces, line and
+# paragraph separators, NEL, and letters whose lower case differs in length or script.
+MESSY = st.text(
+    st.sampled_from(list("aZ9$. \t\n\r\x0b\x1c\x85\xa0\u2003\u2028\u3000\u0130\u00c9\u03a3\u00df")),
+    max_size=40,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(MESSY, max_size=12))
+def test_batch_keys_equal_the_keys_of_the_normalised_texts(texts):
+    assert exact_keys(texts).tolist() == [exact_key(text) for text in texts]
+    normalised = [normalise(text) for text in texts]
+    assert (minhash_signatures(texts) == minhash_signatures(normalised)).all()
+
+
 def test_signatures_have_the_documented_shape_and_range():
     signatures = minhash_signatures(["one two three four five six", "", "short"], num_perm=16)
     assert signatures.shape == (3, 16)
