@@ -8,6 +8,10 @@ import pytest
 
 # distilabel logs every batch at INFO; tests read results, not logs.
 os.environ.setdefault("DISTILABEL_LOG_LEVEL", "WARNING")
+# vLLM on CPU (the tests' tiny models): 1 GiB of KV cache is plenty, and its INFO lines are noise.
+# Set before any step process starts, since they inherit this environment.
+os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
+os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")
 
 
 @pytest.fixture

