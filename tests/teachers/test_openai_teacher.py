@@ -151,15 +151,16 @@ def template_rows(tmp_path_factory):
 def test_paraphrase_run_keeps_exactly_the_good_answers(write_recipe, tmp_path, template_rows):
     with fake_openai_server(_paraphraser) as server:
         recipe = load_recipe(write_recipe(MINIMAL)).with_teacher(
-            backend="openai", model="fake", base_url=server.base_url, mode="paraphrase",
+            backend="openai",
+            model="fake",
+            base_url=server.base_url,
+            mode="paraphrase",
             max_retries=1,
         )
         result = generate(recipe, tmp_path / "out")
     rows = _all_rows(tmp_path / "out")
     assert rows.height == 300, "kept + rejected equals the number of profiles"
-    expected = {
-        i for i, text, kept in template_rows.iter_rows() if kept and _kind(text) == "good"
-    }
+    expected = {i for i, text, kept in template_rows.iter_rows() if kept and _kind(text) == "good"}
     assert set(rows.filter("kept")["id"]) == expected
     assert rows.filter("kept")["text"].to_list() == [
         dict(zip(template_rows["id"], template_rows["text"], strict=True))[i]
@@ -241,12 +242,16 @@ def test_judge_rejects_low_scores_and_unreadable_verdicts(write_recipe, tmp_path
     rejects = read_rejects(tmp_path / "out")
     judged = rejects.filter(pl.col("reject_reason") == "judge")
     assert set(judged["decision"]) == {"deny", "refer"}
-    assert judged.filter(pl.col("decision") == "deny")["reject_detail"].str.starts_with(
-        "mean rubric score 2.333"
-    ).all()
-    assert judged.filter(pl.col("decision") == "refer")["reject_detail"].str.contains(
-        "judge failed: no rubric score"
-    ).all()
+    assert (
+        judged.filter(pl.col("decision") == "deny")["reject_detail"]
+        .str.starts_with("mean rubric score 2.333")
+        .all()
+    )
+    assert (
+        judged.filter(pl.col("decision") == "refer")["reject_detail"]
+        .str.contains("judge failed: no rubric score")
+        .all()
+    )
     assert result.final.kept + sum(result.final.rejected.values()) == 300
     manifest = read_manifest(tmp_path / "out")
     assert manifest["verifiers"]["judge"]["rejected"] == judged.height
