@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import subprocess
 import sys
 import time
@@ -17,11 +16,7 @@ from pathlib import Path
 import pytest
 
 from factory.dataset import read_manifest, read_rejects
-from factory.pipeline.prompts import prompt_builder
-from factory.recipe import parse_recipe
-from factory.synth import Shard, labelled_shard
 from factory.teachers import VllmTeacher
-from tests.tiny import build_model
 
 ENGINE_ARGS = {"dtype": "float32", "enforce_eager": True, "max_model_len": 1024}
 
@@ -47,21 +42,6 @@ def _wait_gone(pids_fn, timeout_s: float = 20.0) -> list[int]:
     while (left := pids_fn()) and time.monotonic() < deadline:
         time.sleep(0.2)
     return left
-
-
-@pytest.fixture(scope="session")
-def tiny_model(tmp_path_factory) -> Path:
-    """A tiny Llama whose tokenizer learned from lending prompts and template-teacher answers
-    (so a prompt is a few hundred tokens, not thousands)."""
-    recipe = parse_recipe(
-        {"name": "corpus", "domain": "lending", "description": "tokenizer corpus"}
-    )
-    task = recipe.domain_impl.tasks[recipe.task]
-    prompts = prompt_builder(recipe)
-    rows = labelled_shard(recipe, Shard(0, 0, 200)).to_dicts()
-    corpus = [prompts.system] * 20 + [prompts.user(row) for row in rows]
-    corpus += [task.write(row, recipe.policy, random.Random(i)) for i, row in enumerate(rows)]
-    return build_model(tmp_path_factory.mktemp("tiny-llama"), corpus, vocab_size=4000)
 
 
 @pytest.fixture(scope="module")
