@@ -142,3 +142,45 @@ def test_generate_with_the_vllm_teacher_accounts_for_every_row(tiny_model, tmp_p
     assert set(rejects["teacher"]) == {f"vllm:{tiny_model} (write)"}
     assert f"teacher: vllm:{tiny_model} (write)" in done.stdout  # the closing summary
     assert _wait_gone(lambda: sorted(set(_engine_processes()) - before)) == []
+
+
+def test_killing_a_vllm_run_leaves_no_engine_behind_and_it_resumes(tiny_model, tmp_path):
+    recipe = {
+        "name": "vllm-kill",
+        "domain": "lending",
+        "description": "vLLM teacher killed mid-run",
+        "profiles": {"count": 200, "seed": 6, "shard_size": 100},
+        "teacher": {
+            "backend": "vllm",
+            "model": str(tiny_model),
+            "max_new_tokens": 24,
+            "max_retries": 0,
+            "few_shot": 0,
+            "engine_args": ENGINE_ARGS | {"max_model_len": 2048},
+        },
+    }
+    path = tmp_path / "recipe.yaml"
+    path.write_text(json.dumps(recipe))
+    command = [
+        sys.executable,
+        "-m",
+        "factory.cli",
+        "generate",
+        str(path),
+        "--out",
+        str(tmp_path / "o"),
+    ]
+    before = set(_engine_processes())
+    run = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 300
+    while not set(_engine_processes()) - before:
+        assert run.poll() is None and time.monotonic() < deadline, "no engine process started"
+        time.sleep(0.2)
+    run.kill()  # kill -9: no cleanup code of ours runs in this process
+    run.wait()
+    assert _wait_gone(lambda: sorted(set(_engine_processes()) - before)) == []
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    manifest = read_manifest(tmp_path / "o")
+    assert manifest["counts"]["kept"] + sum(manifest["rejects_by_reason"].values()) == 200
+    assert _wait_gone(lambda: sorted(set(_engine_processes()) - before)) == []
