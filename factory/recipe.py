@@ -264,6 +264,16 @@ class TrainConfig(_Section):
         None, gt=0, description="Stop after N evaluations without improvement."
     )
     seed: int = Field(3407, ge=0, description="Training seed.")
+    parity_prompts: int = Field(
+        8, gt=0, le=1024, description="Validation prompts the merged model is checked on."
+    )
+    parity_tolerance: float = Field(
+        1e-3,
+        gt=0,
+        le=10,
+        description="Largest |logit difference| allowed between the adapter and the merged model "
+        "(their greedy continuations must also be identical).",
+    )
 
 
 class EvaluateConfig(_Section):
@@ -459,6 +469,8 @@ def _resolve_paths(recipe: RecipeBase, folder: Path) -> RecipeBase:
     local = _local_model(recipe.teacher.model, folder)
     if local:
         updates["teacher"] = recipe.teacher.model_copy(update={"model": local})
+    if recipe.train is not None and (local := _local_model(recipe.train.base_model, folder)):
+        updates["train"] = recipe.train.model_copy(update={"base_model": local})
     judge = recipe.filters.judge
     if judge is not None and (local := _local_model(judge.model, folder)):
         updates["filters"] = filters.model_copy(

@@ -1,0 +1,376 @@
+"""A training run: dataset -> LoRA fine-tune (trl SFTTrainer) -> merge -> parity gate.
+
+What a run leaves in RUN_DIR:
+
+- `adapter/`: the LoRA adapter and tokenizer;
+- `merged/`: the base model with the adapter merged in (safetensors, tokenizer with the chat
+  template, generation_config);
+- `metrics.json`: train and eval loss per step, final eval loss and perplexity on validation,
+  tokens/s, peak memory, wall time, whether early stopping ended the run, and the examples used
+  (those longer than train.max_seq_length are dropped, and counted, rather than truncated);
+- `loss.png`: train vs eval loss;
+- `parity.json`: the parity gate's numbers;
+- `train_manifest.json`: lineage (dataset manifest hash, dataset recipe hash, this recipe's hash,
+  base model, backend, versions, hardware).
+
+A run whose merged model fails the parity gate raises TrainError after writing everything, with
+`parity.json` saying `"passed": false`; publishing refuses such a model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import platform
+import resource
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from factory import __version__
+from factory.errors import FactoryError, UsageError
+from factory.recipe import RecipeBase, TrainConfig
+from factory.train.backends import TrainBackend, cuda_available, select_backend
+from factory.train.data import drop_too_long, load_sft_splits
+from factory.train.parity import ParityResult, check_parity
+
+#: Called with (steps done, total steps) as training goes.
+ProgressFn = Callable[[int, int], None]
+
+RUN_FILES = ("metrics.json", "parity.json", "train_manifest.json", "loss.png")
+_VERSIONED = ("torch", "transformers", "trl", "peft", "accelerate", "unsloth", "bitsandbytes")
+
+
+class TrainError(FactoryError):
+    """Training finished but its result must not be used (the parity gate failed)."""
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    run_dir: Path
+    backend: str
+    metrics: dict[str, Any]
+    parity: ParityResult
+
+
+def train(
+    recipe: RecipeBase,
+    dataset_dir: Path,
+    run_dir: Path,
+    *,
+    base_model: str | None = None,
+    max_steps: int | None = None,
+    overwrite: bool = False,
+    progress: ProgressFn | None = None,
+) -> TrainResult:
+    """Fine-tunes the recipe's base model on a generated dataset; see the module docstring.
+
+    Raises:
+        UsageError: no `train:` section, a run already in `run_dir`, a base model that cannot be
+            loaded, or a backend this machine cannot run.
+        DatasetError: `dataset_dir` is not a finished dataset with train and validation rows.
+        TrainError: the merged model failed the parity gate.
+    """
+    config = recipe.train
+    if config is None:
+        raise UsageError(f"recipe {recipe.name!r} has no train: section")
+    base = base_model or config.base_model
+    _prepare_run_dir(run_dir, overwrite)
+    train_set, eval_set, dataset_manifest = load_sft_splits(dataset_dir, config.assistant_only_loss)
+    backend = select_backend(config.backend)
+    started = time.perf_counter()
+    model, tokenizer = backend.load(base, config)
+    lengths = {}
+    for name in ("train", "validation"):
+        split = train_set if name == "train" else eval_set
+        kept, dropped, longest = drop_too_long(split, tokenizer, config.max_seq_length)
+        if len(kept) == 0:
+            raise UsageError(
+                f"every {name} example is longer than train.max_seq_length "
+                f"({config.max_seq_length} tokens; the longest has {longest}) under "
+                f"{base}'s tokenizer: raise train.max_seq_length, or regenerate with "
+                "filters.max_seq_length and filters.tokenizer set for this model"
+            )
+        lengths[name] = {"rows": len(kept), "dropped_too_long": dropped, "longest": longest}
+        train_set, eval_set = (kept, eval_set) if name == "train" else (train_set, kept)
+    trainer = _trainer(model, tokenizer, config, train_set, eval_set, run_dir, max_steps, progress)
+    trained = trainer.train()
+    final_eval = trainer.evaluate()
+    wall = time.perf_counter() - started
+
+    adapter_dir, merged_dir = run_dir / "adapter", run_dir / "merged"
+    trainer.model.save_pretrained(adapter_dir)
+    tokenizer.save_pretrained(adapter_dir)
+    backend.save_merged(trainer.model, tokenizer, base, adapter_dir, merged_dir)
+    _copy_generation_config(trainer.model, merged_dir)
+    shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)
+
+    prompts = parity_prompts(eval_set, config.parity_prompts)
+    parity = check_parity(base, adapter_dir, merged_dir, prompts, config.parity_tolerance)
+    metrics = {**_metrics(trainer, trained, final_eval, wall), "examples": lengths}
+    _write_json(run_dir / "metrics.json", metrics)
+    _write_json(run_dir / "parity.json", parity.to_json())
+    plot_losses(metrics, run_dir / "loss.png")
+    _write_json(
+        run_dir / "train_manifest.json",
+        _manifest(recipe, config, base, backend, dataset_dir, dataset_manifest, max_steps, parity),
+    )
+    if not parity.passed:
+        raise TrainError(
+            f"parity gate failed: the merged model in {merged_dir} does not behave like its "
+            f"adapter: {parity.summary()}; do not publish it"
+        )
+    return TrainResult(run_dir=run_dir, backend=backend.name, metrics=metrics, parity=parity)
+
+
+def parity_prompts(eval_set: Any, count: int) -> list[list[dict[str, str]]]:
+    """The first `count` validation chats, without their assistant turn."""
+    rows = eval_set.select(range(min(count, len(eval_set))))
+    if "prompt" in eval_set.column_names:
+        return [row["prompt"] for row in rows]
+    return [row["messages"][:-1] for row in rows]
+
+
+def _prepare_run_dir(run_dir: Path, overwrite: bool) -> None:
+    if run_dir.exists() and any(run_dir.iterdir()):
+        if not overwrite:
+            raise UsageError(
+                f"{run_dir} is not empty; pass --overwrite to replace it, or choose another --out"
+            )
+        if not any((run_dir / name).exists() for name in ("adapter", "checkpoints", *RUN_FILES)):
+            raise UsageError(f"{run_dir} holds no training run; refusing to delete it")
+        shutil.rmtree(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+
+
+def sft_config(config: TrainConfig, run_dir: Path, max_steps: int | None, cuda: bool) -> Any:
+    """The trl SFTConfig of a run (one place, shared by every backend)."""
+    import torch
+    from trl import SFTConfig
+
+    bf16 = cuda and torch.cuda.is_bf16_supported()
+    early = config.early_stopping_patience is not None
+    return SFTConfig(
+        output_dir=str(run_dir / "checkpoints"),
+        num_train_epochs=config.epochs,
+        max_steps=max_steps if max_steps is not None else -1,
+        learning_rate=config.learning_rate,
+        per_device_train_batch_size=config.per_device_batch_size,
+        per_device_eval_batch_size=config.per_device_batch_size,
+        gradient_accumulation_steps=config.gradient_accumulation_steps,
+        warmup_steps=config.warmup_ratio,  # a float below 1 is a ratio of the total steps
+        lr_scheduler_type=config.lr_scheduler,
+        weight_decay=config.weight_decay,
+        max_length=config.max_seq_length,
+        packing=config.packing,
+        completion_only_loss=config.assistant_only_loss,
+        eval_strategy="steps",
+        eval_steps=config.eval_steps,
+        # Early stopping restores the best checkpoint, so checkpoints follow the evaluations.
+        save_strategy="steps" if early else "no",
+        save_steps=config.eval_steps,
+        save_total_limit=2 if early else None,
+        load_best_model_at_end=early,
+        metric_for_best_model="eval_loss",
+        greater_is_better=False,
+        logging_steps=1,
+        seed=config.seed,
+        data_seed=config.seed,
+        use_cpu=not cuda,
+        bf16=bf16,
+        fp16=cuda and not bf16,
+        report_to="none",
+        disable_tqdm=True,
+        dataloader_num_workers=0,
+    )
+
+
+def _trainer(
+    model: Any,
+    tokenizer: Any,
+    config: TrainConfig,
+    train_set: Any,
+    eval_set: Any,
+    run_dir: Path,
+    max_steps: int | None,
+    progress: ProgressFn | None,
+) -> Any:
+    from transformers import EarlyStoppingCallback, PrinterCallback, TrainerCallback
+    from trl import SFTTrainer
+
+    class Progress(TrainerCallback):
+        def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            if progress is not None:
+                progress(state.global_step, state.max_steps)
+
+    callbacks: list[Any] = [Progress()]
+    if config.early_stopping_patience is not None:
+        callbacks.append(EarlyStoppingCallback(config.early_stopping_patience))
+    trainer = SFTTrainer(
+        model=model,
+        args=sft_config(config, run_dir, max_steps, cuda_available()),
+        train_dataset=train_set,
+        eval_dataset=eval_set,
+        processing_class=tokenizer,
+        callbacks=callbacks,
+    )
+    trainer.remove_callback(PrinterCallback)  # our progress bar and metrics.json replace it
+    return trainer
+
+
+def _metrics(trainer: Any, trained: Any, final_eval: dict[str, Any], wall: float) -> dict[str, Any]:
+    history = trainer.state.log_history
+    train_log = [
+        {k: row[k] for k in ("step", "loss", "learning_rate", "num_tokens", "epoch") if k in row}
+        for row in history
+        if "loss" in row
+    ]
+    eval_log = [
+        {"step": row["step"], "eval_loss": row["eval_loss"]}
+        for row in history
+        if "eval_loss" in row and row is not history[-1]
+    ]
+    tokens = max((row.get("num_tokens", 0) for row in train_log), default=0)
+    runtime = float(trained.metrics.get("train_runtime", wall))
+    eval_loss = float(final_eval["eval_loss"])
+    stopped_early = trainer.state.global_step < trainer.state.max_steps
+    return {
+        "steps": trainer.state.global_step,
+        "max_steps": trainer.state.max_steps,
+        "stopped_early": stopped_early,
+        "best_step": _best_step(trainer.state.best_model_checkpoint),
+        "train": train_log,
+        "eval": eval_log,
+        "final": {
+            "train_loss": float(trained.training_loss),
+            "eval_loss": eval_loss,
+            "perplexity": math.exp(eval_loss) if eval_loss < 700 else math.inf,
+        },
+        "tokens_trained": int(tokens),
+        "tokens_per_s": round(tokens / runtime, 2) if runtime > 0 else None,
+        "train_runtime_s": round(runtime, 3),
+        "wall_time_s": round(wall, 3),
+        "peak_memory_mib": _peak_memory_mib(),
+    }
+
+
+def _best_step(checkpoint: str | None) -> int | None:
+    if not checkpoint:
+        return None
+    return int(checkpoint.rsplit("-", 1)[-1])
+
+
+def _peak_memory_mib() -> dict[str, float]:
+    out = {"process_rss": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
+    if cuda_available():
+        import torch
+
+        out["cuda_allocated"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
+    return out
+
+
+def plot_losses(metrics: dict[str, Any], path: Path) -> None:
+    """Train and eval loss against steps: a gap that widens is overfitting."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
+    train_log, eval_log = metrics["train"], metrics["eval"]
+    ax.plot([r["step"] for r in train_log], [r["loss"] for r in train_log], label="train loss")
+    ax.plot(
+        [r["step"] for r in eval_log], [r["eval_loss"] for r in eval_log], "o-", label="eval loss"
+    )
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss")
+    ax.set_title("train vs eval loss")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def _copy_generation_config(model: Any, merged_dir: Path) -> None:
+    """Makes sure merged/ has a generation_config.json (some bases ship none)."""
+    if (merged_dir / "generation_config.json").exists():
+        return
+    from transformers import GenerationConfig
+
+    base = getattr(model, "get_base_model", lambda: model)()
+    config = getattr(base, "generation_config", None) or GenerationConfig.from_model_config(
+        base.config
+    )
+    config.save_pretrained(merged_dir)
+
+
+def _manifest(
+    recipe: RecipeBase,
+    config: TrainConfig,
+    base_model: str,
+    backend: TrainBackend,
+    dataset_dir: Path,
+    dataset_manifest: dict[str, Any],
+    max_steps: int | None,
+    parity: ParityResult,
+) -> dict[str, Any]:
+    manifest_bytes = (dataset_dir / "manifest.json").read_bytes()
+    return {
+        "created_at": datetime.now(UTC).replace(microsecond=0).isoformat(),
+        "base_model": base_model,
+        "backend": backend.name,
+        "recipe": {
+            "name": recipe.name,
+            "sha256": recipe.content_hash(),
+            "train": config.model_dump(mode="json"),
+        },
+        "max_steps": max_steps,
+        "dataset": {
+            "path": str(dataset_dir.resolve()),
+            "manifest_sha256": hashlib.sha256(manifest_bytes).hexdigest(),
+            "recipe_sha256": dataset_manifest["recipe"]["sha256"],
+            "policy_version": dataset_manifest.get("policy_version"),
+            "splits": dataset_manifest.get("splits"),
+        },
+        "parity": parity.to_json(),
+        "versions": _versions(),
+        "hardware": _hardware(),
+    }
+
+
+def _versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": platform.python_version(), "fin-factory": __version__}
+    for name in _VERSIONED:
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            continue
+    return out
+
+
+def _hardware() -> dict[str, Any]:
+    info: dict[str, Any] = {
+        "machine": platform.machine(),
+        "cpus": os.cpu_count(),
+        "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
+        "cuda": cuda_available(),
+    }
+    if info["cuda"]:
+        import torch
+
+        info["gpus"] = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+    return info
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")
+    os.replace(partial, path)
