@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import random
+from pathlib import Path
 
 import pytest
 
@@ -12,6 +14,8 @@ os.environ.setdefault("DISTILABEL_LOG_LEVEL", "WARNING")
 # Set before any step process starts, since they inherit this environment.
 os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
 os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")
+# Tests never reach the Hub: a model id that is not on disk fails at once instead of retrying.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
 @pytest.fixture
@@ -35,3 +39,23 @@ profiles:
   seed: 3
   shard_size: 100
 """
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory) -> Path:
+    """A tiny Llama whose tokenizer learned from lending prompts and template-teacher answers
+    (so a prompt is a few hundred tokens, not thousands)."""
+    from factory.pipeline.prompts import prompt_builder
+    from factory.recipe import parse_recipe
+    from factory.synth import Shard, labelled_shard
+    from tests.tiny import build_model
+
+    recipe = parse_recipe(
+        {"name": "corpus", "domain": "lending", "description": "tokenizer corpus"}
+    )
+    task = recipe.domain_impl.tasks[recipe.task]
+    prompts = prompt_builder(recipe)
+    rows = labelled_shard(recipe, Shard(0, 0, 200)).to_dicts()
+    corpus = [prompts.system] * 20 + [prompts.user(row) for row in rows]
+    corpus += [task.write(row, recipe.policy, random.Random(i)) for i, row in enumerate(rows)]
+    return build_model(tmp_path_factory.mktemp("tiny-llama"), corpus, vocab_size=4000)
