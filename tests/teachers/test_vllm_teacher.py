@@ -105,23 +105,29 @@ def test_unload_stops_the_engine_process(teacher):
     teacher.unload()  # twice is harmless
 
 
-def test_generate_with_the_vllm_teacher_accounts_for_every_row(tiny_model, tmp_path):
+def _vllm_recipe(folder: Path, model: Path, name: str, seed: int) -> Path:
+    """A 200-row lending recipe with the vLLM teacher on the tiny model; returns its path."""
     recipe = {
-        "name": "vllm-tiny",
+        "name": name,
         "domain": "lending",
         "description": "vLLM teacher on a tiny random model",
-        "profiles": {"count": 200, "seed": 5, "shard_size": 100},
+        "profiles": {"count": 200, "seed": seed, "shard_size": 100},
         "teacher": {
             "backend": "vllm",
-            "model": str(tiny_model),
+            "model": str(model),
             "max_new_tokens": 24,
             "max_retries": 0,
             "few_shot": 0,
             "engine_args": ENGINE_ARGS | {"max_model_len": 2048},
         },
     }
-    path = tmp_path / "recipe.yaml"
+    path = folder / "recipe.yaml"
     path.write_text(json.dumps(recipe))
+    return path
+
+
+def test_generate_with_the_vllm_teacher_accounts_for_every_row(tiny_model, tmp_path):
+    path = _vllm_recipe(tmp_path, tiny_model, "vllm-tiny", seed=5)
     before = set(_engine_processes())
     done = subprocess.run(
         [sys.executable, "-m", "factory.cli", "generate", str(path), "--out", str(tmp_path / "o")],
@@ -145,22 +151,7 @@ def test_generate_with_the_vllm_teacher_accounts_for_every_row(tiny_model, tmp_p
 
 
 def test_killing_a_vllm_run_leaves_no_engine_behind_and_it_resumes(tiny_model, tmp_path):
-    recipe = {
-        "name": "vllm-kill",
-        "domain": "lending",
-        "description": "vLLM teacher killed mid-run",
-        "profiles": {"count": 200, "seed": 6, "shard_size": 100},
-        "teacher": {
-            "backend": "vllm",
-            "model": str(tiny_model),
-            "max_new_tokens": 24,
-            "max_retries": 0,
-            "few_shot": 0,
-            "engine_args": ENGINE_ARGS | {"max_model_len": 2048},
-        },
-    }
-    path = tmp_path / "recipe.yaml"
-    path.write_text(json.dumps(recipe))
+    path = _vllm_recipe(tmp_path, tiny_model, "vllm-kill", seed=6)
     command = [
         sys.executable,
         "-m",
