@@ -235,3 +235,35 @@ def test_importing_fin_factory_never_imports_unsloth_or_torch():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_a_merge_that_diverges_from_its_adapter_fails_the_run_loudly(
+    tiny_model, dataset, tmp_path, monkeypatch
+):
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    from factory.train.backends import HFBackend
+
+    honest = HFBackend.save_merged
+
+    def corrupted(self, model, tokenizer, base_model, adapter_dir, merged_dir):
+        honest(self, model, tokenizer, base_model, adapter_dir, merged_dir)
+        weights = load_file(merged_dir / "model.safetensors")
+        key = next(k for k in weights if k.endswith("q_proj.weight"))
+        weights[key] = weights[key] + torch.randn_like(weights[key])
+        save_file(weights, merged_dir / "model.safetensors", metadata={"format": "pt"})
+
+    monkeypatch.setattr(HFBackend, "save_merged", corrupted)
+    recipe = _write(tmp_path, _recipe_text(tiny_model, parity_prompts=2))
+    result = runner.invoke(
+        app,
+        ["train", str(recipe), "--dataset", str(dataset), "--out", str(tmp_path / "run"),
+         "--max-steps", "1"],
+    )  # fmt: skip
+    assert result.exit_code == 1, result.output
+    assert "parity gate failed" in result.stderr and "do not publish it" in result.stderr
+    parity = json.loads((tmp_path / "run" / "parity.json").read_text())
+    assert parity["passed"] is False and parity["max_abs_logit_diff"] > 1e-3
+    manifest = json.loads((tmp_path / "run" / "train_manifest.json").read_text())
+    assert manifest["parity"]["passed"] is False
