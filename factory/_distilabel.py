@@ -11,16 +11,29 @@ cache files, which we never write.
 Importing this module also makes the fork server the multiprocessing start method for
 distilabel's step processes (see below), and silences a warning distilabel's own models raise at
 import under current pydantic.
+
+`RayShardPipeline` is the same pipeline on distilabel's RayPipeline, one Ray actor per step
+replica, and `ray_cluster()` connects it to a cluster (or starts a local one) for one run. Under
+Ray, the JSON caches and the capped polling sleeps matter as much (the main process still routes
+every batch); the fork server does not (Ray starts its own worker processes).
 """
 
 from __future__ import annotations
 
 import multiprocessing
+import os
+import time
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from multiprocessing.context import ForkServerContext
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from pydantic.warnings import UnsupportedFieldAttributeWarning
+
+from factory.errors import UsageError
 
 # distilabel 1.5.3 declares Field(default=None) inside Annotated unions, which current pydantic
 # warns about at import; the warning is about distilabel's models, not ours, and says nothing a
@@ -40,7 +53,7 @@ multiprocessing.set_forkserver_preload(
 
 import distilabel.pipeline.base as _base  # noqa: E402
 import distilabel.pipeline.local as _local  # noqa: E402
-from distilabel.pipeline import Pipeline  # noqa: E402
+from distilabel.pipeline import Pipeline, RayPipeline  # noqa: E402
 from distilabel.pipeline.batch import _Batch  # noqa: E402
 
 
@@ -84,8 +97,10 @@ class _PollingClock:
 _base.time = _PollingClock(_base.time, cap=0.05)
 
 
-class ShardPipeline(Pipeline):
-    """distilabel's local Pipeline without its per-batch JSON caches (see the module doc)."""
+class _WithoutStepCaches:
+    """Mixin for distilabel pipelines: no per-batch JSON caches (see the module doc)."""
+
+    _batch_manager: Any
 
     def _register_batch(self, batch: Any) -> None:
         assert self._batch_manager, "Batch manager is not set"
@@ -94,3 +109,113 @@ class ShardPipeline(Pipeline):
     def _cache(self) -> None:
         # Our checkpoint is the shard file each finished shard writes; nothing to save here.
         return
+
+
+class ShardPipeline(_WithoutStepCaches, Pipeline):
+    """distilabel's local Pipeline without its per-batch JSON caches (see the module doc)."""
+
+
+class RayShardPipeline(_WithoutStepCaches, RayPipeline):
+    """distilabel's RayPipeline without its per-batch JSON caches.
+
+    Run it inside `ray_cluster()`: RayPipeline then finds Ray initialised and uses that
+    connection instead of opening its own.
+    """
+
+
+#: Environment variables a Ray run passes to its workers, which do not inherit the caller's
+#: environment on a cluster that was already running.
+RAY_ENV = ("DISTILABEL_LOG_LEVEL",)
+#: The import warning silenced above, for Ray's worker processes (which import distilabel to
+#: unpickle batches and print to our terminal). Python reads PYTHONWARNINGS before site-packages
+#: is on its path, so the filter names the message: a pydantic category would not import.
+_RAY_WORKER_WARNINGS = "ignore:The 'default' attribute with value None"
+
+
+def import_ray() -> ModuleType:
+    """The `ray` module, or a UsageError saying how to install it."""
+    try:
+        import ray
+    except ImportError as err:
+        raise UsageError(
+            "execution 'ray' needs Ray, which is not installed: install fin-factory[ray] "
+            "(pip install 'fin-factory[ray]')"
+        ) from err
+    return ray
+
+
+@contextmanager
+def ray_cluster(env: dict[str, str]) -> Iterator[list[int]]:
+    """Connects to the Ray cluster at RAY_ADDRESS, or starts a local one, for one run.
+
+    Yields the number of GPUs of each node. A cluster it started is stopped on exit, its worker
+    processes included; a connection it opened is closed, which ends the run's actors on that
+    cluster. A Ray session the caller had already opened is used and left open; its workers
+    then get only the caller's environment.
+
+    Args:
+        env: environment variables for every worker of the run, on top of `RAY_ENV`.
+    """
+    ray = import_ray()
+    opened = not ray.is_initialized()
+    ray_processes: set[int] = set()
+    if opened:
+        address = os.environ.get("RAY_ADDRESS")
+        worker_env = {k: os.environ[k] for k in RAY_ENV if k in os.environ} | env
+        warning_filters = [os.environ.get("PYTHONWARNINGS"), _RAY_WORKER_WARNINGS]
+        worker_env["PYTHONWARNINGS"] = ",".join(w for w in warning_filters if w)
+        # Without an address, ray.init joins whatever cluster last ran on this machine (it reads
+        # /tmp/ray/ray_current_cluster); "local" starts one of our own.
+        own = {} if address else {"include_dashboard": False}
+        before = _descendants(os.getpid())
+        ray.init(
+            address or "local",
+            runtime_env={"env_vars": worker_env},
+            logging_level="WARNING",
+            **own,
+        )
+        # What ray.init started: a local cluster's GCS, raylet and agents (nothing when it
+        # connects). Not our other children, such as multiprocessing's resource tracker.
+        ray_processes = _descendants(os.getpid()) - before
+    try:
+        yield [int(node["Resources"].get("GPU", 0)) for node in ray.nodes() if node["Alive"]]
+    finally:
+        if opened:
+            # The raylet's workers too: ray.shutdown stops the raylet and returns while they
+            # still exit (seconds of interpreter teardown each, measured).
+            started = ray_processes.union(*(_descendants(pid) for pid in ray_processes))
+            ray.shutdown()
+            _wait_for_exit(started, seconds=_RAY_EXIT_SECONDS)
+
+
+#: How long a stopped local cluster's processes get to exit before a run stops waiting for them.
+_RAY_EXIT_SECONDS = 30.0
+
+
+def _descendants(pid: int) -> set[int]:
+    """The processes below `pid` (none where /proc lists no children, as on macOS)."""
+    found: set[int] = set()
+    stack = [pid]
+    while stack:
+        for task in Path(f"/proc/{stack.pop()}/task").glob("*"):
+            try:
+                children = [int(c) for c in (task / "children").read_text().split()]
+            except OSError:
+                continue
+            found.update(children)
+            stack.extend(children)
+    return found
+
+
+def _wait_for_exit(pids: set[int], seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while any(_running(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
