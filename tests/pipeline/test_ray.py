@@ -159,10 +159,7 @@ def test_a_run_on_a_ray_cluster_keeps_the_same_rows_as_a_local_run(
     recipe, local = local_run
     monkeypatch.setenv("RAY_ADDRESS", head_node.address())
     monkeypatch.setenv("RAY_AUTH_MODE", AUTH)
-    started = time.perf_counter()
     on_ray = generate(recipe.with_fields(execution="ray"), tmp_path / "out")
-    print(f"ray run: {time.perf_counter() - started:.1f}s")
-
     kept = _kept(on_ray.out_dir)
     assert kept.height == local.final.kept > 250
     assert kept.equals(_kept(local.out_dir))
