@@ -334,9 +334,11 @@ class RecipeBase(_Section):
         return get_domain(self.domain)  # type: ignore[attr-defined]
 
     def content_hash(self) -> str:
-        """sha256 of the validated recipe (defaults filled in), for lineage."""
-        blob = json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()
-        return hashlib.sha256(blob).hexdigest()
+        """sha256 of the validated recipe (defaults filled in), for lineage. `execution` is left
+        out: where a run executes does not change what it makes, so a run started locally can
+        resume on Ray and both give the same dataset."""
+        blob = json.dumps(self.model_dump(mode="json", exclude={"execution"}), sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()
 
     def with_overrides(self, **profiles: Any) -> RecipeBase:
         """A copy with `profiles` fields replaced (CLI --n / --seed); None values are ignored."""

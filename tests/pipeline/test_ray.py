@@ -25,7 +25,7 @@ from typer.testing import CliRunner
 
 from factory._distilabel import RayShardPipeline, ray_cluster
 from factory.cli import app
-from factory.dataset import read_rejects, read_split
+from factory.dataset import read_manifest, read_rejects, read_split
 from factory.errors import UsageError
 from factory.pipeline.run import RunResult, build_pipeline, generate, gpu_resources
 from factory.recipe import load_recipe
@@ -164,6 +164,9 @@ def test_a_run_on_a_ray_cluster_keeps_the_same_rows_as_a_local_run(
     assert kept.height == local.final.kept > 250
     assert kept.equals(_kept(local.out_dir))
     assert read_rejects(on_ray.out_dir).equals(read_rejects(local.out_dir))
+    # Where a run executes is not part of what it makes: one recipe hash, one run identity.
+    hashes = {read_manifest(o)["recipe"]["sha256"] for o in (on_ray.out_dir, local.out_dir)}
+    assert len(hashes) == 1
     # It ran on the test's cluster, one actor per step replica: synthesize, teacher, verify x2.
     assert _step_actors(head_node) == 4
     # The run closed its connection, and the cluster ended the run's actors with it.

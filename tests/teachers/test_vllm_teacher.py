@@ -19,22 +19,36 @@ from factory.dataset import read_manifest, read_rejects
 from factory.teachers import VllmTeacher
 
 ENGINE_ARGS = {"dtype": "float32", "enforce_eager": True, "max_model_len": 1024}
+#: An environment variable that marks the processes of one test's run.
+MARK = "FIN_FACTORY_TEST_RUN"
 
 
-def _engine_processes(parent: int | None = None) -> list[int]:
-    """Live vLLM engine-core processes (vLLM titles them VLLM::EngineCore), optionally only
-    the children of `parent`."""
+def _engine_processes(parent: int | None = None, mark: str | None = None) -> list[int]:
+    """Live vLLM processes (vLLM titles them VLLM::EngineCore and so on): the children of
+    `parent`, or those whose environment carries `mark` (inherited from the run that started
+    them, so runs elsewhere on the machine do not count)."""
     found = []
     for proc in Path("/proc").glob("[0-9]*"):
         try:
             comm = (proc / "comm").read_text().strip()
             stat = (proc / "stat").read_text().split(")")[-1].split()
+            if not comm.startswith("VLLM::") or stat[0] == "Z":
+                continue
+            if mark is not None and f"{MARK}={mark}".encode() not in (
+                proc / "environ"
+            ).read_bytes().split(b"\0"):
+                continue
         except OSError:
             continue
-        alive = comm.startswith("VLLM::") and stat[0] != "Z"
-        if alive and (parent is None or int(stat[1]) == parent):
+        if parent is None or int(stat[1]) == parent:
             found.append(int(proc.name))
     return found
+
+
+def _marked_env(tmp_path: Path) -> tuple[dict[str, str], str]:
+    """The environment for a run whose vLLM processes the test can tell apart."""
+    mark = tmp_path.name
+    return os.environ | {MARK: mark, "COLUMNS": "250"}, mark
 
 
 def _wait_gone(pids_fn, timeout_s: float = 20.0) -> list[int]:
@@ -128,13 +142,13 @@ def _vllm_recipe(folder: Path, model: Path, name: str, seed: int) -> Path:
 
 def test_generate_with_the_vllm_teacher_accounts_for_every_row(tiny_model, tmp_path):
     path = _vllm_recipe(tmp_path, tiny_model, "vllm-tiny", seed=5)
-    before = set(_engine_processes())
+    env, mark = _marked_env(tmp_path)  # COLUMNS: one summary row per line
     done = subprocess.run(
         [sys.executable, "-m", "factory.cli", "generate", str(path), "--out", str(tmp_path / "o")],
         capture_output=True,
         text=True,
         timeout=600,
-        env=os.environ | {"COLUMNS": "250"},  # one summary row per line
+        env=env,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     manifest = read_manifest(tmp_path / "o")
@@ -147,7 +161,7 @@ def test_generate_with_the_vllm_teacher_accounts_for_every_row(tiny_model, tmp_p
     assert rejects["generation"].str.len_chars().min() > 0
     assert set(rejects["teacher"]) == {f"vllm:{tiny_model} (write)"}
     assert f"teacher: vllm:{tiny_model} (write)" in done.stdout  # the closing summary
-    assert _wait_gone(lambda: sorted(set(_engine_processes()) - before)) == []
+    assert _wait_gone(lambda: _engine_processes(mark=mark)) == []
 
 
 def test_killing_a_vllm_run_leaves_no_engine_behind_and_it_resumes(tiny_model, tmp_path):
@@ -161,17 +175,17 @@ def test_killing_a_vllm_run_leaves_no_engine_behind_and_it_resumes(tiny_model, t
         "--out",
         str(tmp_path / "o"),
     ]
-    before = set(_engine_processes())
-    run = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env, mark = _marked_env(tmp_path)
+    run = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     deadline = time.monotonic() + 300
-    while not set(_engine_processes()) - before:
+    while not _engine_processes(mark=mark):
         assert run.poll() is None and time.monotonic() < deadline, "no engine process started"
         time.sleep(0.2)
     run.kill()  # kill -9: no cleanup code of ours runs in this process
     run.wait()
-    assert _wait_gone(lambda: sorted(set(_engine_processes()) - before)) == []
-    done = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert _wait_gone(lambda: _engine_processes(mark=mark)) == []
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600, env=env)
     assert done.returncode == 0, done.stderr[-3000:]
     manifest = read_manifest(tmp_path / "o")
     assert manifest["counts"]["kept"] + sum(manifest["rejects_by_reason"].values()) == 200
-    assert _wait_gone(lambda: sorted(set(_engine_processes()) - before)) == []
+    assert _wait_gone(lambda: _engine_processes(mark=mark)) == []
