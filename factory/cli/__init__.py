@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from factory.cli import generate, inspect_cmd, profiles, recipes, train
+from factory.cli import evaluate, generate, inspect_cmd, profiles, recipes, train
 from factory.cli._app import new_app
 
 app = new_app("fin-factory: verified synthetic chain-of-thought data for regulated finance.")
@@ -11,6 +11,7 @@ app.command("profiles")(profiles.profiles)
 app.command("generate")(generate.generate)
 app.command("inspect")(inspect_cmd.inspect)
 app.command("train")(train.train)
+app.command("evaluate")(evaluate.evaluate)
 
 
 def main() -> None:

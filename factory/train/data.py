@@ -57,10 +57,8 @@ def drop_too_long(dataset: Any, tokenizer: Any, max_length: int) -> tuple[Any, i
     when the prompt alone fills the length, drop them silently; fin-factory drops them openly.
     Returns (kept dataset, rows dropped, longest example in tokens).
     """
-    lengths = []
-    for row in dataset:
-        encoded = tokenizer.apply_chat_template(chat_of(row), tokenize=True)
-        ids = encoded["input_ids"] if hasattr(encoded, "keys") else encoded
-        lengths.append(len(ids))
+    from factory.train.parity import chat_ids
+
+    lengths = [len(chat_ids(tokenizer, chat_of(row), open_turn=False)) for row in dataset]
     keep = [i for i, n in enumerate(lengths) if n <= max_length]
     return dataset.select(keep), len(lengths) - len(keep), max(lengths, default=0)

@@ -103,8 +103,12 @@ def check_parity(
     )
 
 
-def chat_ids(tokenizer: Any, chat: list[dict[str, str]]) -> list[int]:
-    """Token ids of a chat rendered for generation (the assistant turn opened)."""
-    encoded = tokenizer.apply_chat_template(chat, tokenize=True, add_generation_prompt=True)
+def chat_ids(tokenizer: Any, chat: list[dict[str, str]], *, open_turn: bool = True) -> list[int]:
+    """Token ids of a chat under the tokenizer's chat template; `open_turn` adds the opening of
+    the assistant's turn (a prompt for generation). transformers 5 returns a BatchEncoding,
+    older versions a plain list: both are read."""
+    encoded: Any = tokenizer.apply_chat_template(
+        chat, tokenize=True, add_generation_prompt=open_turn
+    )
     ids = encoded["input_ids"] if hasattr(encoded, "keys") else encoded
     return [int(i) for i in ids]
