@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+import xxhash
 
 from factory import __version__
 from factory.dataset import read_manifest, read_split
@@ -166,6 +167,7 @@ def score_model(
     ids = frame["id"].to_list()
     out: dict[str, Any] = {
         "name": model,
+        "identity": model_identity(model),
         "parse_rate": parse_rate(parsed),
         "decisions": decision_metrics(predicted, expected, labels=domain.labels),
         "reasons": reason_agreement([p.reasons for p in parsed], frame["reason_codes"].to_list()),
@@ -247,6 +249,31 @@ def _counterfactual(
             "leaves every prompt identical and no decision can flip"
         )
     return result
+
+
+def model_identity(model: str) -> dict[str, Any]:
+    """What pins down the model scored: for a local folder, hashes of its config and weights,
+    and the training lineage when it is a fin-factory run's merged/ folder."""
+    folder = Path(model)
+    if not folder.is_dir():
+        return {"hub_id": model}
+    identity: dict[str, Any] = {"path": str(folder.resolve())}
+    config = folder / "config.json"
+    if config.exists():
+        identity["config_sha256"] = hashlib.sha256(config.read_bytes()).hexdigest()
+    weights = xxhash.xxh3_128()
+    for path in sorted(folder.glob("*.safetensors")):
+        with open(path, "rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 22), b""):
+                weights.update(chunk)
+    identity["weights_xxh3_128"] = weights.hexdigest()
+    lineage = folder.parent / "train_manifest.json"
+    if lineage.exists():
+        trained = json.loads(lineage.read_text(encoding="utf-8"))
+        identity["base_model"] = trained.get("base_model")
+        identity["train_recipe_sha256"] = trained.get("recipe", {}).get("sha256")
+        identity["parity_passed"] = trained.get("parity", {}).get("passed")
+    return identity
 
 
 def headline(scored: dict[str, Any]) -> dict[str, Any]:

@@ -127,6 +127,9 @@ def test_the_tiny_model_end_to_end_through_the_cli(lending, tiny_model, tmp_path
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(out.read_text())
     assert report["backend"] == backend and report["dataset"]["rows"] == 3
+    assert len(report["dataset"]["manifest_sha256"]) == 64
+    identity = report["model"]["identity"]
+    assert identity["path"] == str(tiny_model.resolve()) and identity["weights_xxh3_128"]
     for role in ("model", "baseline"):
         # Random weights write noise: nothing parses, every rate says so with its sample size.
         assert report[role]["parse_rate"]["n"] == 3
