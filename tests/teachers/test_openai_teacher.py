@@ -40,7 +40,7 @@ def test_each_failure_kind_is_retried_then_reported_per_row(monkeypatch):
         return {
             "good": Reply(GOOD),
             "down": Reply(status=503),
-            "slow": Reply(GOOD, delay_s=2.0),
+            "slow": Reply(GOOD, delay_s=6.0),
             "empty": Reply(""),
             "null": Reply(None),
             "garbled": Reply("I would approve this one."),
@@ -48,7 +48,8 @@ def test_each_failure_kind_is_retried_then_reported_per_row(monkeypatch):
 
     slept = []
     with fake_openai_server(respond) as server:
-        teacher = _teacher(server.base_url, timeout_s=0.5)
+        # A timeout the slow case always hits and the others never do, even on a busy machine.
+        teacher = _teacher(server.base_url, timeout_s=2.0)
         teacher._sleep = slept.append
         cases = ("good", "flaky", "down", "slow", "empty", "null", "garbled")
         outputs = teacher.generate(_inputs(*cases))
