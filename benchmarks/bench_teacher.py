@@ -49,7 +49,6 @@ os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")  # GiB: 1M tokens of this m
 os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")
 
 import argparse
-import random
 import shutil
 import statistics
 import sys
@@ -112,19 +111,10 @@ class VllmSide:
 
 
 def _tiny_model(folder: Path) -> Path:
-    """The teacher tests' tiny Llama (see tests/teachers/conftest.py), built in `folder`."""
-    from factory.pipeline.prompts import prompt_builder
-    from factory.recipe import parse_recipe
-    from factory.synth import Shard, labelled_shard
-    from tests.tiny import build_model
+    """The tests' tiny Llama (tests/tiny.py), built in `folder`."""
+    from tests.tiny import build_lending_model
 
-    recipe = parse_recipe({"name": "corpus", "domain": "lending", "description": "corpus"})
-    task = recipe.domain_impl.tasks[recipe.task]
-    prompts = prompt_builder(recipe)
-    rows = labelled_shard(recipe, Shard(0, 0, 200)).to_dicts()
-    corpus = [prompts.system] * 20 + [prompts.user(row) for row in rows]
-    corpus += [task.write(row, recipe.policy, random.Random(i)) for i, row in enumerate(rows)]
-    return build_model(folder, corpus, vocab_size=4000)
+    return build_lending_model(folder)
 
 
 def _chats(model: Path, n: int) -> list[list[dict[str, str]]]:

@@ -57,7 +57,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import random
 import shutil
 import statistics
 import sys
@@ -101,19 +100,10 @@ class Trial:
 
 
 def _tiny_model(folder: Path) -> Path:
-    """The tests' tiny Llama, its tokenizer trained on lending prompts and template answers."""
-    from factory.pipeline.prompts import prompt_builder
-    from factory.recipe import parse_recipe
-    from factory.synth import Shard, labelled_shard
-    from tests.tiny import build_model
+    """The tests' tiny Llama (tests/tiny.py), built in `folder`."""
+    from tests.tiny import build_lending_model
 
-    recipe = parse_recipe({"name": "corpus", "domain": "lending", "description": "corpus"})
-    task = recipe.domain_impl.tasks[recipe.task]
-    prompts = prompt_builder(recipe)
-    rows = labelled_shard(recipe, Shard(0, 0, 200)).to_dicts()
-    corpus = [prompts.system] * 20 + [prompts.user(row) for row in rows]
-    corpus += [task.write(row, recipe.policy, random.Random(i)) for i, row in enumerate(rows)]
-    return build_model(folder, corpus, vocab_size=4000)
+    return build_lending_model(folder)
 
 
 def _ours(recipe: Any, dataset: Path, run_dir: Path, steps: int) -> Trial:

@@ -64,3 +64,21 @@ def build_model(folder: Path, corpus: list[str], seed: int = 0, vocab_size: int 
     )
     LlamaForCausalLM(config).save_pretrained(folder)
     return folder
+
+
+def build_lending_model(folder: Path) -> Path:
+    """The tiny Llama of the tests and benchmarks: its tokenizer learned from lending prompts and
+    template-teacher answers (vocab 4000), so a prompt is a few hundred tokens, not thousands."""
+    import random
+
+    from factory.pipeline.prompts import prompt_builder
+    from factory.recipe import parse_recipe
+    from factory.synth import Shard, labelled_shard
+
+    recipe = parse_recipe({"name": "corpus", "domain": "lending", "description": "corpus"})
+    task = recipe.domain_impl.tasks[recipe.task]
+    prompts = prompt_builder(recipe)
+    rows = labelled_shard(recipe, Shard(0, 0, 200)).to_dicts()
+    corpus = [prompts.system] * 20 + [prompts.user(row) for row in rows]
+    corpus += [task.write(row, recipe.policy, random.Random(i)) for i, row in enumerate(rows)]
+    return build_model(folder, corpus, vocab_size=4000)
