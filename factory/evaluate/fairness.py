@@ -5,7 +5,7 @@ neither the engine's labels nor a model's decisions depend on them anyway:
 
     group_audit          favourable-outcome rate per group (approve, allow), the adverse impact
                          ratio (four-fifths rule: min group rate / max group rate) and the
-                         demographic parity difference (max - min), with fairlearn;
+                         demographic parity difference (max - min);
     fairness_audit       the same for every categorical protected column, for the engine's
                          labels and the model's predictions side by side;
     counterfactual_profiles / flip_test
@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from factory.evaluate.metrics import Rate, import_evaluate_dependency
+from factory.evaluate.metrics import Rate
 from factory.output import ParsedOutput
 
 #: The four-fifths rule: a group's favourable rate below 80% of the highest one is adverse impact.
@@ -95,36 +95,23 @@ def group_audit(
     """
     if len(decisions) != len(groups):
         raise ValueError(f"{len(decisions)} decisions for {len(groups)} group values")
-    metrics = import_evaluate_dependency("fairlearn.metrics")
-    outcome = np.fromiter((d in favourable for d in decisions), dtype=np.int64, count=len(groups))
-    names = np.array([MISSING_GROUP if g is None else str(g) for g in groups], dtype=object)
-    rates: dict[str, Rate] = {}
-    if len(names):
-        frame = metrics.MetricFrame(
-            metrics={"rate": metrics.selection_rate, "count": metrics.count},
-            y_true=outcome,
-            y_pred=outcome,
-            sensitive_features=names,
-        ).by_group
-        for group, row in sorted(frame.iterrows(), key=lambda item: str(item[0])):
-            n = int(row["count"])
-            rates[str(group)] = Rate.of(round(row["rate"] * n), n)
+    favoured: dict[str, int] = {}
+    counts: dict[str, int] = {}
+    for decision, group in zip(decisions, groups, strict=True):
+        name = MISSING_GROUP if group is None else str(group)
+        counts[name] = counts.get(name, 0) + 1
+        favoured[name] = favoured.get(name, 0) + (decision in favourable)
+    rates = {name: Rate.of(favoured[name], counts[name]) for name in sorted(counts)}
     kept = [group for group, rate in rates.items() if rate.n >= min_group_size]
     excluded = tuple(group for group in rates if group not in kept)
     ratio = difference = None
     if len(kept) >= 2:
-        mask = np.isin(names, kept)
-        difference = float(
-            metrics.demographic_parity_difference(
-                outcome[mask], outcome[mask], sensitive_features=names[mask]
-            )
-        )
-        if outcome[mask].any():
-            ratio = float(
-                metrics.demographic_parity_ratio(
-                    outcome[mask], outcome[mask], sensitive_features=names[mask]
-                )
-            )
+        # fairlearn's demographic_parity_difference and _ratio: max - min and min / max of the
+        # groups' selection rates (the tests check these against fairlearn itself).
+        values = [favoured[group] / counts[group] for group in kept]
+        difference = max(values) - min(values)
+        if max(values) > 0:
+            ratio = min(values) / max(values)
     return GroupAudit(
         attribute=attribute,
         rates=rates,

@@ -103,7 +103,7 @@ def evaluate(
         },
         "backend": backend,
         "decoding": {"greedy": True, "max_new_tokens": max_new_tokens},
-        "engine_labels_fairness": _jsonable(
+        "engine_labels_fairness": jsonable(
             fairness_audit(
                 frame,
                 protected_columns=domain.protected_columns,
@@ -195,7 +195,7 @@ def score_model(
     out["counterfactual"] = _counterfactual(
         model, recipe, frame, chats, parsed, backend, max_new_tokens, engine_args
     )
-    return _jsonable(out)
+    return jsonable(out)
 
 
 def _counterfactual(
@@ -237,7 +237,7 @@ def _counterfactual(
         )
         for (i, _), text in zip(changed, answers, strict=True):
             counter_decisions[i] = parse_output(text).decision
-    result = _jsonable(
+    result = jsonable(
         flip_test(frame["id"].to_list(), [p.decision for p in parsed], counter_decisions)
     )
     result["group_column"] = group
@@ -303,16 +303,16 @@ def write_report(report: dict[str, Any], path: Path) -> None:
     os.replace(partial, path)
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
     """Dataclasses (metrics, audits) and mappings as plain JSON data."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return _jsonable(dataclasses.asdict(value))
+        return jsonable(dataclasses.asdict(value))
     if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     if hasattr(value, "items"):  # Mapping proxies
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(k): jsonable(v) for k, v in value.items()}
     return value
 
 

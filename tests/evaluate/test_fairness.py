@@ -20,7 +20,6 @@ from factory.output import ParsedOutput, parse_output
 from factory.recipe import parse_recipe
 from factory.synth import Shard, labelled_shard
 
-pytest.importorskip("fairlearn")
 
 
 def _labelled(domain: str, n: int, task: str | None = None) -> tuple[pl.DataFrame, object]:
@@ -290,3 +289,28 @@ def test_mention_audit_counts_outputs_and_lists_violations():
     ]
     with pytest.raises(ValueError):
         mention_audit(["A1"], outputs, COLUMNS)
+
+
+def test_group_audit_matches_fairlearn_on_engine_labels(lending):
+    """Our counting gives fairlearn's selection rates, parity difference and ratio."""
+    fairlearn = pytest.importorskip("fairlearn.metrics")
+    import numpy as np
+
+    for column in ("sex", "age_band", "marital_status"):
+        audit = group_audit(
+            lending["decision"].to_list(), lending[column].to_list(), favourable={"approve"},
+            min_group_size=1,
+        )
+        outcome = (lending["decision"] == "approve").to_numpy().astype(np.int64)
+        groups = lending[column].to_numpy()
+        frame = fairlearn.MetricFrame(
+            metrics=fairlearn.selection_rate, y_true=outcome, y_pred=outcome,
+            sensitive_features=groups,
+        ).by_group
+        assert {g: r.value for g, r in audit.rates.items()} == pytest.approx(frame.to_dict())
+        assert audit.parity_difference == pytest.approx(
+            fairlearn.demographic_parity_difference(outcome, outcome, sensitive_features=groups)
+        )
+        assert audit.adverse_impact_ratio == pytest.approx(
+            fairlearn.demographic_parity_ratio(outcome, outcome, sensitive_features=groups)
+        )
