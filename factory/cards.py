@@ -1,15 +1,66 @@
-"""Dataset and model cards, rendered from cards/*.md.j2 through huggingface_hub's card classes."""
+"""Dataset and model cards, rendered from cards/*.md.j2 through huggingface_hub's card classes.
+
+Metadata always goes through DatasetCardData / ModelCardData (never hand-written YAML); the
+templates only write prose and tables from the facts a release holds (`factory.publish.release`),
+so the card, the gates and the manifests report the same numbers. Rendering is deterministic:
+the same release renders byte-identical cards and plots, so publishing unchanged content is a
+no-op.
+"""
 
 from __future__ import annotations
 
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from huggingface_hub import DatasetCard, DatasetCardData
+from huggingface_hub import DatasetCard, DatasetCardData, EvalResult, ModelCard, ModelCardData
 
 from factory.recipe import RecipeBase
 
+if TYPE_CHECKING:
+    from factory.publish.release import DatasetRelease, ModelRelease
+
 CARDS_DIR = Path(__file__).resolve().parent.parent / "cards"
+
+#: Sections (level-2 headings) a published dataset card must have.
+DATASET_SECTIONS = (
+    "What this data is for",
+    "How it was generated",
+    "Schema",
+    "Example",
+    "Splits",
+    "Distributions",
+    "Verification",
+    "PII scan",
+    "Fairness",
+    "Lineage",
+    "Intended use",
+    "Limitations",
+    "How to load",
+)
+
+#: Sections a published model card must have.
+MODEL_SECTIONS = (
+    "Intended use",
+    "Out-of-scope use",
+    "Training data",
+    "Training procedure",
+    "Evaluation",
+    "Fairness",
+    "Parity check",
+    "Prompt format",
+    "Usage",
+    "Limitations and risks",
+    "Regulatory notes",
+)
+
+#: Images a dataset card shows, relative to the repo root.
+LABELS_PNG = "images/labels.png"
+REASONS_PNG = "images/reasons.png"
+LOSS_PNG = "images/loss.png"
 
 
 def size_category(n: int) -> str:
@@ -26,34 +77,49 @@ def size_category(n: int) -> str:
     return "10M<n<100M"
 
 
+def missing_sections(text: str, required: tuple[str, ...]) -> list[str]:
+    """The required level-2 sections a card lacks (or has empty)."""
+    found: dict[str, str] = {}
+    for block in re.split(r"^## ", text, flags=re.MULTILINE)[1:]:
+        heading, _, body = block.partition("\n")
+        found[heading.strip()] = body.strip()
+    return [name for name in required if not found.get(name)]
+
+
+def _tags(recipe: RecipeBase) -> list[str]:
+    return [
+        "synthetic",
+        "finance",
+        recipe.domain_impl.name.replace("_", "-"),
+        "chain-of-thought",
+        "fin-factory",
+    ]
+
+
+def _configs(splits: list[str]) -> list[dict[str, Any]]:
+    return [
+        {
+            "config_name": "default",
+            "data_files": [{"split": s, "path": f"data/{s}-*.parquet"} for s in splits],
+        }
+    ]
+
+
 def render_first_dataset_card(recipe: RecipeBase, manifest: dict[str, Any]) -> str:
-    """The dataset card written next to a generated dataset."""
+    """The short card written next to a freshly generated dataset (`fin-factory card dataset`
+    renders the full one)."""
     domain = recipe.domain_impl
     splits = [s for s, n in manifest["splits"].items() if n]
+    license_id = recipe.publish.dataset_license if recipe.publish else None
     card_data = DatasetCardData(
         language="en",
-        license=(recipe.publish.license if recipe.publish else None) or "other",
+        license=license_id or "other",
         pretty_name=recipe.name,
         size_categories=size_category(manifest["counts"]["kept"]),
         task_categories=["text-generation"],
-        tags=[
-            "synthetic",
-            "finance",
-            domain.name.replace("_", "-"),
-            "chain-of-thought",
-            "fin-factory",
-        ],
-        configs=[
-            {
-                "config_name": "default",
-                "data_files": [{"split": s, "path": f"data/{s}-*.parquet"} for s in splits],
-            }
-        ],
+        tags=_tags(recipe),
+        configs=_configs(splits),
     )
-    split_rows = [
-        [split, f"{count:,}", *(f"{manifest['labels'][split][label]:,}" for label in domain.labels)]
-        for split, count in manifest["splits"].items()
-    ]
     card = DatasetCard.from_template(
         card_data,
         template_path=str(CARDS_DIR / "dataset_first.md.j2"),
@@ -61,7 +127,381 @@ def render_first_dataset_card(recipe: RecipeBase, manifest: dict[str, Any]) -> s
         domain=domain,
         manifest=manifest,
         split_header=["split", "examples", *domain.labels],
-        split_rows=split_rows,
+        split_rows=_split_rows(manifest, domain.labels),
         has_answer=recipe.task != "decision_cot",  # type: ignore[attr-defined]
     )
     return str(card)
+
+
+def _split_rows(manifest: Mapping[str, Any], labels: tuple[str, ...]) -> list[list[str]]:
+    return [
+        [split, f"{count:,}", *(f"{manifest['labels'][split].get(label, 0):,}" for label in labels)]
+        for split, count in manifest["splits"].items()
+    ]
+
+
+# Dataset card ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RenderedCard:
+    """A card and the files it refers to.
+
+    Attributes:
+        text: the card (README.md content, metadata included).
+        images: repo-relative path -> PNG bytes.
+    """
+
+    text: str
+    images: dict[str, bytes]
+
+    def write(self, folder: Path) -> list[Path]:
+        """Writes README.md and the images into `folder`; returns the paths written."""
+        folder.mkdir(parents=True, exist_ok=True)
+        written = [folder / "README.md"]
+        written[0].write_text(self.text, encoding="utf-8")
+        for name, data in self.images.items():
+            path = folder / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+            written.append(path)
+        return written
+
+
+def dataset_license(release: DatasetRelease, override: str | None = None) -> str | None:
+    """The dataset's license: the CLI's, else the recipe's `publish.dataset_license`."""
+    publish = release.recipe.publish
+    return override or (publish.dataset_license if publish else None)
+
+
+def render_dataset_card(
+    release: DatasetRelease, *, repo_id: str | None = None, license_id: str | None = None
+) -> RenderedCard:
+    """The full dataset card of a release, with its label and reason plots.
+
+    Args:
+        release: the dataset release.
+        repo_id: the Hub repo it is (to be) published as, for the loading snippet.
+        license_id: overrides the recipe's dataset license.
+    """
+    recipe, manifest, domain = release.recipe, release.manifest, release.domain
+    splits = [s for s, n in manifest["splits"].items() if n]
+    card_data = DatasetCardData(
+        language="en",
+        license=dataset_license(release, license_id),
+        pretty_name=recipe.name,
+        size_categories=size_category(manifest["counts"]["kept"]),
+        task_categories=["text-generation"],
+        tags=_tags(recipe),
+        configs=_configs(splits),
+    )
+    publish = recipe.publish
+    threshold = publish.min_adverse_impact_ratio if publish else 0.8
+    waivers = publish.fairness_waivers if publish else {}
+    fairness = fairness_rows(release.fairness, threshold, waivers)
+    card = DatasetCard.from_template(
+        card_data,
+        template_path=str(CARDS_DIR / "dataset.md.j2"),
+        r=release,
+        recipe=recipe,
+        domain=domain,
+        manifest=manifest,
+        task=domain.tasks[recipe.task],  # type: ignore[attr-defined]
+        repo_id=repo_id,
+        policy_rules=policy_rules(release),
+        split_header=["split", "examples", *domain.labels],
+        split_rows=_split_rows(manifest, domain.labels),
+        reason_rows=_reason_rows(manifest, domain.reason_texts),
+        schema=[(name, str(dtype)) for name, dtype in _schema(release).items()],
+        example=_example(release.example),
+        fairness=fairness,
+        below=[row for row in fairness if row["verdict"].startswith("below")],
+        threshold=threshold,
+        waivers=waivers,
+        favourable=[label for label in domain.labels if label not in domain.adverse_labels],
+        images={"labels": LABELS_PNG, "reasons": REASONS_PNG},
+        has_answer=recipe.task != "decision_cot",  # type: ignore[attr-defined]
+    )
+    return RenderedCard(
+        text=str(card),
+        images={
+            LABELS_PNG: _labels_png(manifest, domain.labels),
+            REASONS_PNG: _reasons_png(manifest),
+        },
+    )
+
+
+def policy_rules(release: DatasetRelease) -> list[dict[str, Any]]:
+    """Every policy threshold with its value and meaning, from the policy model's schema."""
+    policy = release.manifest["policy"]
+    fields = release.domain.policy_model.model_fields
+    return [
+        {"name": name, "value": json.dumps(value), "meaning": fields[name].description or ""}
+        for name, value in policy.items()
+        if name in fields
+    ]
+
+
+def _reason_rows(manifest: Mapping[str, Any], texts: Mapping[str, str]) -> list[list[str]]:
+    kept = max(1, manifest["counts"]["kept"])
+    return [
+        [code, f"{count:,}", f"{count / kept:.1%}", texts.get(code, "")]
+        for code, count in manifest.get("reason_codes", {}).items()
+    ]
+
+
+def _schema(release: DatasetRelease) -> dict[str, Any]:
+    import pyarrow.parquet as pq
+
+    first = next(iter(release.files.values()))[0]
+    schema = pq.read_schema(first)
+    return {field.name: field.type for field in schema}
+
+
+def _example(row: Mapping[str, Any]) -> dict[str, Any]:
+    messages = {m["role"]: m["content"] for m in row["messages"]}
+    return {
+        "id": row.get("id"),
+        "system": messages.get("system", ""),
+        "user": messages.get("user", ""),
+        "system_literal": python_literal(messages.get("system", "")),
+        "user_literal": python_literal(messages.get("user", "")),
+        "assistant": messages.get("assistant", ""),
+        "decision": row.get("decision"),
+        "reason_codes": list(row.get("reason_codes") or []),
+    }
+
+
+def python_literal(text: str) -> str:
+    """`text` as a Python expression a reader can follow: one quoted string per line, in
+    parentheses (usage snippets embed the example's prompts this way)."""
+    lines = text.splitlines(keepends=True) or [""]
+    if len(lines) == 1:
+        return repr(lines[0])
+    return "(\n" + "".join(f"    {line!r}\n" for line in lines) + ")"
+
+
+def fairness_rows(
+    fairness: Mapping[str, Any],
+    threshold: float,
+    waivers: Mapping[str, str],
+    source: str = "engine",
+) -> list[dict[str, Any]]:
+    """One row per audited attribute: group rates, ratio, difference and the verdict."""
+    rows = []
+    for attribute, sources in fairness.get("audits", {}).items():
+        audit = sources.get(source)
+        if audit is None:
+            continue
+        ratio = audit["adverse_impact_ratio"]
+        if ratio is None:
+            verdict = "not measured (fewer than two groups with enough examples)"
+        elif ratio >= threshold:
+            verdict = "passes"
+        elif attribute in waivers:
+            verdict = "below the threshold, waived (see below)"
+        else:
+            verdict = "below the threshold"
+        rows.append(
+            {
+                "attribute": attribute,
+                "groups": ", ".join(
+                    f"{group} {rate['value']:.1%} (n={rate['n']:,})"
+                    for group, rate in audit["rates"].items()
+                    if rate["value"] is not None
+                ),
+                "ratio": "n/a" if ratio is None else f"{ratio:.3f}",
+                "difference": "n/a"
+                if audit["parity_difference"] is None
+                else f"{audit['parity_difference']:.3f}",
+                "verdict": verdict,
+                "ratio_value": ratio,
+            }
+        )
+    return rows
+
+
+def _bar_png(title: str, labels: list[str], series: dict[str, list[float]], ylabel: str) -> bytes:
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(8, 4.5), dpi=100)
+    width = 0.8 / max(1, len(series))
+    for i, (name, values) in enumerate(series.items()):
+        positions = [x + (i - (len(series) - 1) / 2) * width for x in range(len(labels))]
+        axis.bar(positions, values, width=width, label=name)
+    axis.set_xticks(range(len(labels)), labels, rotation=30 if len(labels) > 4 else 0, ha="right")
+    axis.set_title(title)
+    axis.set_ylabel(ylabel)
+    if len(series) > 1:
+        axis.legend()
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    # No creation date in the metadata: the same data renders the same bytes.
+    figure.savefig(buffer, format="png", metadata={"Software": None})
+    plt.close(figure)
+    return buffer.getvalue()
+
+
+def _labels_png(manifest: Mapping[str, Any], labels: tuple[str, ...]) -> bytes:
+    splits = [s for s, n in manifest["splits"].items() if n]
+    return _bar_png(
+        "Labels per split (share of the split)",
+        list(labels),
+        {
+            split: [
+                manifest["labels"][split].get(label, 0) / manifest["splits"][split]
+                for label in labels
+            ]
+            for split in splits
+        },
+        "share of examples",
+    )
+
+
+def _reasons_png(manifest: Mapping[str, Any]) -> bytes:
+    codes = manifest.get("reason_codes", {})
+    top = list(codes)[:15]
+    return _bar_png(
+        "Principal reason codes (examples naming each)",
+        top,
+        {"examples": [codes[code] for code in top]},
+        "examples",
+    )
+
+
+# Model card -----------------------------------------------------------------------------------
+
+
+def model_license(release: ModelRelease, override: str | None = None) -> str | None:
+    """The model's license: the CLI's, else the recipe's `publish.model_license`, else the base
+    model's (read from its card)."""
+    publish = release.recipe.publish
+    return override or (publish.model_license if publish else None) or release.base_license
+
+
+def render_model_card(
+    release: ModelRelease,
+    *,
+    repo_id: str | None = None,
+    dataset_repo: str | None = None,
+    license_id: str | None = None,
+) -> RenderedCard:
+    """The model card of a training run.
+
+    Args:
+        release: the run, its evaluation and its dataset.
+        repo_id: the Hub repo the model is (to be) published as, for the usage snippets.
+        dataset_repo: the Hub repo of its training data [default: the recipe's dataset_repo].
+        license_id: overrides the license the model would otherwise get.
+    """
+    recipe, domain = release.recipe, release.dataset.domain
+    publish = recipe.publish
+    dataset_repo = dataset_repo or (publish.dataset_repo if publish else None)
+    evaluation = release.evaluation or {}
+    model_name = repo_id.split("/")[-1] if repo_id else f"{recipe.name}-model"
+    eval_results = [
+        EvalResult(
+            task_type=entry["task"]["type"],
+            task_name=entry["task"].get("name"),
+            dataset_type=dataset_repo or entry["dataset"]["type"],
+            dataset_name=entry["dataset"]["name"],
+            dataset_split=entry["dataset"].get("split"),
+            metric_type=metric["type"],
+            metric_value=metric["value"],
+            metric_name=metric.get("name"),
+        )
+        for entry in evaluation.get("model_index", [])
+        for metric in entry["metrics"]
+    ]
+    base_model = release.base_model
+    base_is_hub_id = not Path(base_model).exists()
+    card_data = ModelCardData(
+        model_name=model_name,
+        base_model=base_model if base_is_hub_id else None,
+        datasets=[dataset_repo] if dataset_repo else None,
+        language="en",
+        license=model_license(release, license_id),
+        library_name="transformers",
+        pipeline_tag="text-generation",
+        tags=[*_tags(recipe), "lora", "trl", "sft"],
+        eval_results=eval_results or None,
+    )
+    threshold = publish.min_adverse_impact_ratio if publish else 0.8
+    waivers = publish.fairness_waivers if publish else {}
+    train = release.train_manifest["recipe"]["train"]
+    images = {}
+    loss = release.folder / "loss.png"
+    if loss.exists():
+        images[LOSS_PNG] = loss.read_bytes()
+    card = ModelCard.from_template(
+        card_data,
+        template_path=str(CARDS_DIR / "model.md.j2"),
+        r=release,
+        recipe=recipe,
+        domain=domain,
+        task=domain.tasks[recipe.task],  # type: ignore[attr-defined]
+        model_name=model_name,
+        repo_id=repo_id or f"ORG/{model_name}",
+        published=repo_id is not None,
+        dataset_repo=dataset_repo,
+        base_model=base_model,
+        base_is_hub_id=base_is_hub_id,
+        train=train,
+        metrics=release.metrics,
+        parity=release.parity,
+        evaluation=evaluation,
+        headline=_headline_rows(evaluation),
+        fairness=fairness_rows(
+            evaluation.get("model", {}).get("fairness", {}), threshold, waivers, "model"
+        ),
+        engine_fairness=fairness_rows(release.dataset.fairness, threshold, waivers),
+        threshold=threshold,
+        waivers=waivers,
+        example=_example(release.dataset.example),
+        reason_texts=domain.reason_texts,
+        adverse=sorted(domain.adverse_labels),
+        images=images,
+    )
+    return RenderedCard(text=str(card), images=images)
+
+
+def _headline_rows(evaluation: Mapping[str, Any]) -> list[list[str]]:
+    """(metric, model, baseline) rows from eval.json, each rate with its interval and n."""
+    names = {
+        "parse_rate": "parse rate",
+        "decisions.accuracy": "decision accuracy",
+        "decisions.macro_f1": "decision macro-F1",
+        "reasons.precision": "reason precision",
+        "reasons.recall": "reason recall",
+        "faithfulness.numbers": "numbers faithful to the engine",
+        "fraud_errors.false_positive_rate": "false positive rate (legitimate blocked or held)",
+        "fraud_errors.false_negative_rate": "false negative rate (fraud allowed)",
+        "rougeL.f1": "ROUGE-L F1",
+        "bertscore.f1": "BERTScore F1 (all-MiniLM-L6-v2; not comparable with roberta-large)",
+        "perplexity.perplexity": "perplexity of the references",
+        "protected_mentions.rate": "protected attribute named",
+    }
+    rows = []
+    for key, label in names.items():
+        cells = [_figure(evaluation.get(side, {}), key) for side in ("model", "baseline")]
+        if cells[0] != "n/a" or cells[1] != "n/a":
+            rows.append([label, *cells])
+    return rows
+
+
+def _figure(scored: Mapping[str, Any], dotted: str) -> str:
+    value: Any = scored
+    for part in dotted.split("."):
+        value = value.get(part) if isinstance(value, Mapping) else None
+    if isinstance(value, Mapping) and "value" in value:
+        if value["value"] is None:
+            return "n/a"
+        return f"{value['value']:.3f} [{value['low']:.3f}, {value['high']:.3f}] n={value['n']:,}"
+    if isinstance(value, int | float):
+        return f"{value:.3f}" if abs(value) < 1000 else f"{value:,.1f}"
+    return "n/a"

@@ -283,23 +283,62 @@ class EvaluateConfig(_Section):
     split: Literal["train", "validation", "test"] = Field("test", description="Split to score.")
     limit: int | None = Field(None, gt=0, description="Score at most N examples.")
     baseline: str | None = Field(None, description="Base model to compare against.")
+    max_new_tokens: int = Field(768, gt=0, le=32_768, description="Tokens to generate per answer.")
+    engine_args: dict[str, Any] = Field(
+        default_factory=dict, description="vLLM engine arguments (the vllm backend)."
+    )
 
 
 class PublishConfig(_Section):
-    """Where and under which gates to publish."""
+    """Where to publish, and the gates a release must pass first."""
 
-    dataset_repo: str | None = Field(None, description="Hub repo id for the dataset (ORG/NAME).")
-    model_repo: str | None = Field(None, description="Hub repo id for the model (ORG/NAME).")
-    private: bool = Field(True, description="Create repos as private.")
-    license: str | None = Field(
-        None, description="License id; models inherit the base model's when unset."
+    dataset_repo: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z0-9][\w.-]*/[\w.-]+$",
+        description="Hub repo id for the dataset (ORG/NAME); `fin-factory run` publishes it.",
+    )
+    model_repo: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z0-9][\w.-]*/[\w.-]+$",
+        description="Hub repo id for the model (ORG/NAME); `fin-factory run` publishes it.",
+    )
+    private: bool = Field(
+        True, description="Create repos as private (the CLI's --public overrides)."
+    )
+    dataset_license: str | None = Field(
+        None,
+        description="License id of the generated dataset (e.g. cc-by-4.0); a dataset is only "
+        "published with one.",
+    )
+    model_license: str | None = Field(
+        None, description="License id of the model; unset, it is the base model's license."
     )
     min_verifier_pass_rate: float = Field(
         0.5, ge=0, le=1, description="Refuse to publish data whose verifier pass rate is lower."
     )
     min_adverse_impact_ratio: float = Field(
-        0.8, ge=0, le=1, description="Refuse to publish below this four-fifths-rule ratio."
+        0.8,
+        ge=0,
+        le=1,
+        description="Refuse to publish when a protected attribute's adverse impact ratio "
+        "(lowest group's favourable rate / highest group's) is lower: the four-fifths rule.",
     )
+    fairness_waivers: dict[str, str] = Field(
+        default_factory=dict,
+        description="Protected attribute -> the written justification for publishing although "
+        "its adverse impact ratio is below the threshold; printed in the cards.",
+    )
+
+    @field_validator("fairness_waivers")
+    @classmethod
+    def _justified(cls, waivers: dict[str, str]) -> dict[str, str]:
+        for attribute, reason in waivers.items():
+            if len(reason.strip()) < 20:
+                raise ValueError(
+                    f"the waiver for {attribute!r} needs a written justification "
+                    "(at least 20 characters)"
+                )
+        return waivers
 
 
 class RecipeBase(_Section):
@@ -335,9 +374,17 @@ class RecipeBase(_Section):
 
     def content_hash(self) -> str:
         """sha256 of the validated recipe (defaults filled in), for lineage. `execution` is left
-        out: where a run executes does not change what it makes, so a run started locally can
-        resume on Ray and both give the same dataset."""
-        blob = json.dumps(self.model_dump(mode="json", exclude={"execution"}), sort_keys=True)
+        out: where a run executes does not change what it makes."""
+        return self._hash(exclude={"execution"})
+
+    def data_hash(self) -> str:
+        """sha256 of what makes the dataset: the recipe without `execution` and the sections
+        used after generation (train, evaluate, publish), so a run started locally can resume on
+        Ray, and editing the training or publishing settings keeps the generated data."""
+        return self._hash(exclude={"execution", "train", "evaluate", "publish"})
+
+    def _hash(self, exclude: set[str]) -> str:
+        blob = json.dumps(self.model_dump(mode="json", exclude=exclude), sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()
 
     def with_overrides(self, **profiles: Any) -> RecipeBase:

@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from factory.cli import evaluate, generate, inspect_cmd, profiles, recipes, train
+from factory.cli import (
+    card,
+    evaluate,
+    generate,
+    inspect_cmd,
+    profiles,
+    publish,
+    recipes,
+    run,
+    train,
+)
 from factory.cli._app import new_app
 
 app = new_app("fin-factory: verified synthetic chain-of-thought data for regulated finance.")
@@ -12,6 +22,9 @@ app.command("generate")(generate.generate)
 app.command("inspect")(inspect_cmd.inspect)
 app.command("train")(train.train)
 app.command("evaluate")(evaluate.evaluate)
+app.add_typer(card.app, name="card")
+app.add_typer(publish.app, name="publish")
+app.command("run")(run.run)
 
 
 def main() -> None:

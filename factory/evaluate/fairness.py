@@ -31,6 +31,7 @@ import polars as pl
 
 from factory.evaluate.metrics import Rate
 from factory.output import ParsedOutput
+from factory.recipe import RecipeBase
 
 #: The four-fifths rule: a group's favourable rate below 80% of the highest one is adverse impact.
 FOUR_FIFTHS = 0.8
@@ -45,6 +46,12 @@ MISSING_GROUP = "(missing)"
 #: Name columns every domain's profiles carry, swapped with the protected attributes so a
 #: counterfactual profile does not keep a name that hints at the original group.
 NAME_COLUMNS = ("first_name", "last_name")
+
+
+def favourable_labels(recipe: RecipeBase) -> tuple[str, ...]:
+    """The outcomes that favour the subject: every label that is not adverse."""
+    domain = recipe.domain_impl
+    return tuple(label for label in domain.labels if label not in domain.adverse_labels)
 
 
 @dataclass(frozen=True)

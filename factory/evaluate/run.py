@@ -8,7 +8,6 @@ results shaped for the Hub's `model-index`, for the model card.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import os
@@ -22,11 +21,13 @@ import polars as pl
 import xxhash
 
 from factory import __version__
+from factory._json import jsonable
 from factory.dataset import read_manifest, read_split
 from factory.errors import UsageError
 from factory.evaluate.fairness import (
     counterfactual_profiles,
     fairness_audit,
+    favourable_labels,
     flip_test,
     mention_audit,
 )
@@ -123,12 +124,6 @@ def evaluate(
         split=split,
     )
     return report
-
-
-def favourable_labels(recipe: RecipeBase) -> tuple[str, ...]:
-    """The outcomes that favour the subject: every label that is not adverse."""
-    domain = recipe.domain_impl
-    return tuple(label for label in domain.labels if label not in domain.adverse_labels)
 
 
 def score_model(
@@ -301,19 +296,6 @@ def write_report(report: dict[str, Any], path: Path) -> None:
     partial = path.with_name(path.name + ".partial")
     partial.write_text(json.dumps(report, indent=2, default=str) + "\n", encoding="utf-8")
     os.replace(partial, path)
-
-
-def jsonable(value: Any) -> Any:
-    """Dataclasses (metrics, audits) and mappings as plain JSON data."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return jsonable(dataclasses.asdict(value))
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [jsonable(v) for v in value]
-    if hasattr(value, "items"):  # Mapping proxies
-        return {str(k): jsonable(v) for k, v in value.items()}
-    return value
 
 
 def _versions() -> dict[str, str]:

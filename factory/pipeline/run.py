@@ -59,7 +59,7 @@ def run_identity(recipe: RecipeBase) -> dict[str, Any]:
     """What makes two runs the same run: resuming is only allowed between equal identities."""
     return {
         "recipe": recipe.name,
-        "recipe_sha256": recipe.content_hash(),
+        "recipe_sha256": recipe.data_hash(),
         "count": recipe.profiles.count,  # type: ignore[attr-defined]
         "seed": recipe.profiles.seed,  # type: ignore[attr-defined]
         "shard_size": recipe.profiles.shard_size,  # type: ignore[attr-defined]
