@@ -22,7 +22,13 @@ from typing import Any
 from distilabel.steps import StepResources
 
 from factory import __version__
-from factory._distilabel import RayShardPipeline, ShardPipeline, import_ray, ray_cluster
+from factory._distilabel import (
+    RayShardPipeline,
+    ShardPipeline,
+    import_ray,
+    ray_cluster,
+    start_fork_server,
+)
 from factory.domains._pools import POOL_CACHE_ENV
 from factory.errors import DatasetError, FactoryError, UsageError
 from factory.pipeline.finalize import FinalizeResult, finalize
@@ -127,10 +133,13 @@ def _run(
     progress: ProgressFn | None,
 ) -> tuple[FinalizeResult, int]:
     """Generates the pending shards and finalizes; returns the result and shards generated."""
-    _check_prompts(recipe)
-    _write_json(work / RUN_FILE, identity)
     shards = recipe_shards(recipe)
     pending = [s for s in shards if not shard_path(work, s.index).exists()]
+    if pending and recipe.execution == "local":
+        # Its preload runs on the other core while this one draws the value pools below.
+        start_fork_server()
+    _check_prompts(recipe)
+    _write_json(work / RUN_FILE, identity)
     total = recipe.profiles.count  # type: ignore[attr-defined]
     if pending:
         done_rows = total - sum(s.size for s in pending)
