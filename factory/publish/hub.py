@@ -224,14 +224,25 @@ def _status(error: BaseException) -> int | None:
     return status if isinstance(status, int) else None
 
 
+def _transport_errors() -> tuple[type[BaseException], ...]:
+    """Network failures of the HTTP client huggingface_hub uses: httpx (1.x) or httpx2 (2.x)."""
+    import importlib
+
+    found: list[type[BaseException]] = [ConnectionError, TimeoutError]
+    for module in ("httpx", "httpx2"):
+        try:
+            found.append(importlib.import_module(module).TransportError)
+        except (ImportError, AttributeError):
+            continue
+    return tuple(found)
+
+
 def _transient(error: BaseException) -> bool:
     """Server errors, rate limits, a moved head, and network failures are worth a retry."""
-    import httpx
-
     status = _status(error)
     if status is not None:
         return status in RETRY_STATUSES
-    return isinstance(error, httpx.TransportError | ConnectionError | TimeoutError)
+    return isinstance(error, _transport_errors())
 
 
 def _describe(error: BaseException, secret: str) -> str:
