@@ -1,0 +1,94 @@
+"""Golden-file tests of the dataset and model cards.
+
+The goldens are whole rendered cards. What legitimately changes between runs (timestamps, the
+manifest's hash, package versions) is normalised first; anything else that changes is a change
+to what users read, so it must show up in review: re-render with UPDATE_GOLDEN=1 and commit.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from factory.cards import MODEL_SECTIONS, missing_sections, render_dataset_card, render_model_card
+from factory.publish.release import read_dataset_release, read_model_release
+
+HERE = Path(__file__).parent
+GOLDEN = HERE / "golden"
+
+
+def _normalise(text: str, manifest_sha: str) -> str:
+    text = text.replace(manifest_sha, "<MANIFEST-SHA256>")
+    # Recipe hashes move with every new schema field; the cards' wording is what is pinned here.
+    text = re.sub(r"`[0-9a-f]{64}`", "`<SHA256>`", text)
+    text = re.sub(r"`[0-9a-f]{16}`", "`<SHA256-16>`", text)
+    text = re.sub(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+\-Z\d:]*", "<TIME>", text)
+    text = re.sub(r"(?m)^- Versions: .*$", "- Versions: <VERSIONS>", text)
+    return re.sub(r"(?m)^\| versions \| .* \|$", "| versions | <VERSIONS> |", text)
+
+
+def _check(name: str, text: str) -> None:
+    path = GOLDEN / name
+    if os.environ.get("UPDATE_GOLDEN") == "1":
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    assert path.exists(), f"{path} is missing: render it with UPDATE_GOLDEN=1"
+    assert text == path.read_text(encoding="utf-8"), (
+        f"{name} changed; review the diff and re-render with UPDATE_GOLDEN=1"
+    )
+
+
+def test_dataset_card_matches_its_golden_file(fraud_data):
+    release = read_dataset_release(fraud_data)
+    card = render_dataset_card(release, repo_id="fin-org/fraud-cot-small")
+    _check("dataset_card.md", _normalise(card.text, release.manifest_sha256))
+
+
+@pytest.fixture
+def run_folder(lending_data, tmp_path) -> Path:
+    """A training run folder built from recorded run files, pointed at `lending_data`."""
+    folder = Path(shutil.copytree(HERE / "fixtures" / "run", tmp_path / "run"))
+    sha = read_dataset_release(lending_data).manifest_sha256
+    manifest = json.loads((folder / "train_manifest.json").read_text())
+    manifest["dataset"].update(path=str(lending_data), manifest_sha256=sha)
+    (folder / "train_manifest.json").write_text(json.dumps(manifest))
+    report = json.loads((folder / "eval.json").read_text())
+    report["dataset"].update(path=str(lending_data), manifest_sha256=sha)
+    (folder / "eval.json").write_text(json.dumps(report))
+    return folder
+
+
+def test_model_card_matches_its_golden_file(run_folder):
+    release = read_model_release(run_folder)
+    card = render_model_card(
+        release, repo_id="fin-org/tiny-lending-llama", dataset_repo="fin-org/lending-small",
+        license_id="apache-2.0",
+    )  # fmt: skip
+    assert missing_sections(card.text, MODEL_SECTIONS) == []
+    _check("model_card.md", _normalise(card.text, release.dataset.manifest_sha256))
+
+
+def test_model_card_usage_snippet_is_valid_python_with_the_example_prompts(run_folder):
+    release = read_model_release(run_folder)
+    text = render_model_card(release, repo_id="fin-org/m").text
+    snippet = re.search(r"With transformers:\n\n```python\n(.*?)```", text, re.S)
+    assert snippet is not None
+    namespace: dict[str, object] = {}
+    code = snippet.group(1)
+    prompts = code[code.index("SYSTEM = ") : code.index("messages = ")]
+    exec(compile(prompts, "snippet", "exec"), namespace)  # only the SYSTEM / USER literals
+    messages = {m["role"]: m["content"] for m in release.dataset.example["messages"]}
+    assert namespace["SYSTEM"] == messages["system"] and namespace["USER"] == messages["user"]
+
+
+def test_each_domain_gets_its_own_regulatory_classification(run_folder):
+    text = render_model_card(read_model_release(run_folder)).text
+    assert "**high-risk** under Annex III, point 5(b)" in text
+    assert "ECOA / Regulation B" in text and "12 CFR 1002.9(b)(2)" in text
+    for code in read_model_release(run_folder).dataset.domain.reason_texts:
+        assert f"| `{code}` |" in text
