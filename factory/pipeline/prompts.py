@@ -32,9 +32,32 @@ TEACHER_PROMPTS = Path(__file__).resolve().parent.parent / "teachers" / "prompts
 EXEMPLAR_SHARD = Shard(index=2**31 - 1, offset=0, size=256)
 
 
+#: What `getattr` finds on a plain dict: its methods (a dict instance has no attributes of its own).
+_DICT_ATTRIBUTES = frozenset(dir(dict))
+
+
+class _PromptEnvironment(jinja2.Environment):
+    """Jinja's environment, reading `row.credit_score` from a plain dict without an exception.
+
+    Jinja resolves `a.b` as the attribute b, else the item "b". On a row dict the attribute
+    lookup fails for every column, and raising and catching that AttributeError took a third
+    of the time of rendering a user prompt, once per example. A plain dict's only attributes
+    are its class's, so for any other name the item is what Jinja would return: the same value
+    (or the same undefined) without the exception.
+    """
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        if type(obj) is dict and attribute not in _DICT_ATTRIBUTES:
+            try:
+                return obj[attribute]
+            except KeyError:
+                return self.undefined(obj=obj, name=attribute)
+        return super().getattr(obj, attribute)
+
+
 def _environment(*folders: Path) -> jinja2.Environment:
     """A Jinja environment whose templates may {% include %} partials from `folders`."""
-    return jinja2.Environment(
+    return _PromptEnvironment(
         loader=jinja2.FileSystemLoader([str(f) for f in folders]),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=False,
