@@ -92,6 +92,24 @@ def test_run_publishes_dataset_and_model_and_the_card_snippet_works(hub, tiny_mo
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
 
+    # The vLLM snippet after the transformers one's prompts, on the CPU engine. The only change:
+    # CPU test settings for the engine (fp32, eager, a short context), which a GPU does not need.
+    vllm_snippet = re.search(r"With vLLM .*?```python\n(.*?)```", card, re.S)
+    assert vllm_snippet is not None
+    code = snippet.group(1)
+    prompts = code[code.index("SYSTEM = ") : code.index("inputs = ")]
+    engine = f'LLM(model="{MODEL_REPO}", dtype="float32", enforce_eager=True, max_model_len=2048)'
+    script = tmp_path / "serve.py"
+    script.write_text(
+        prompts
+        + vllm_snippet.group(1)
+        .replace(f'LLM(model="{MODEL_REPO}")', engine)
+        .replace("max_tokens=768", "max_tokens=8")
+    )
+    done = subprocess.run([sys.executable, str(script)], env=hub.env, capture_output=True,
+                          text=True, timeout=600)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+
     # Run again: every stage is complete, nothing is trained, scored or committed again.
     commits = (len(data_repo.commits()), len(model_repo.commits()))
     again = _run(recipe, tmp_path)
