@@ -273,12 +273,14 @@ def _example(row: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def python_literal(text: str) -> str:
-    """`text` as a Python expression a reader can follow: one quoted string per line, in
-    parentheses (usage snippets embed the example's prompts this way)."""
+    """`text` as a Python expression a reader can follow: one double-quoted string per line, in
+    parentheses (usage snippets embed the example's prompts this way). A JSON string is a valid
+    Python string literal."""
     lines = text.splitlines(keepends=True) or [""]
-    if len(lines) == 1:
-        return repr(lines[0])
-    return "(\n" + "".join(f"    {line!r}\n" for line in lines) + ")"
+    quoted = [json.dumps(line, ensure_ascii=False) for line in lines]
+    if len(quoted) == 1:
+        return quoted[0]
+    return "(\n" + "".join(f"    {line}\n" for line in quoted) + ")"
 
 
 def fairness_rows(

@@ -21,7 +21,6 @@ from factory.recipe import parse_recipe
 from factory.synth import Shard, labelled_shard
 
 
-
 def _labelled(domain: str, n: int, task: str | None = None) -> tuple[pl.DataFrame, object]:
     data = {"name": "audit", "domain": domain, "description": "fairness audit test"}
     if task:
@@ -298,13 +297,17 @@ def test_group_audit_matches_fairlearn_on_engine_labels(lending):
 
     for column in ("sex", "age_band", "marital_status"):
         audit = group_audit(
-            lending["decision"].to_list(), lending[column].to_list(), favourable={"approve"},
+            lending["decision"].to_list(),
+            lending[column].to_list(),
+            favourable={"approve"},
             min_group_size=1,
         )
         outcome = (lending["decision"] == "approve").to_numpy().astype(np.int64)
         groups = lending[column].to_numpy()
         frame = fairlearn.MetricFrame(
-            metrics=fairlearn.selection_rate, y_true=outcome, y_pred=outcome,
+            metrics=fairlearn.selection_rate,
+            y_true=outcome,
+            y_pred=outcome,
             sensitive_features=groups,
         ).by_group
         assert {g: r.value for g, r in audit.rates.items()} == pytest.approx(frame.to_dict())

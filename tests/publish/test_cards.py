@@ -92,3 +92,79 @@ def test_each_domain_gets_its_own_regulatory_classification(run_folder):
     assert "ECOA / Regulation B" in text and "12 CFR 1002.9(b)(2)" in text
     for code in read_model_release(run_folder).dataset.domain.reason_texts:
         assert f"| `{code}` |" in text
+
+
+def test_the_model_license_is_the_base_models_unless_the_recipe_sets_one(run_folder, tmp_path):
+    from huggingface_hub import ModelCard, ModelCardData
+
+    from factory.cards import model_license
+
+    base = tmp_path / "base"
+    base.mkdir()
+    ModelCard.from_template(ModelCardData(license="llama3.2")).save(base / "README.md")
+    manifest = json.loads((run_folder / "train_manifest.json").read_text())
+    manifest["base_model"] = str(base)
+    (run_folder / "train_manifest.json").write_text(json.dumps(manifest))
+    release = read_model_release(run_folder)
+    assert release.base_license == "llama3.2"
+    assert model_license(release) == "llama3.2"
+    assert model_license(release, "apache-2.0") == "apache-2.0"
+    assert "license: llama3.2" in render_model_card(release).text
+
+
+def test_a_staged_model_puts_the_merged_model_at_the_root_and_lineage_aside(run_folder, tmp_path):
+    from factory.publish.stage import stage_model
+
+    (run_folder / "merged" / "model.safetensors").write_bytes(b"weights")
+    (run_folder / "merged" / "README.md").write_text("peft's placeholder card")
+    (run_folder / "adapter").mkdir()
+    (run_folder / "adapter" / "adapter_model.safetensors").write_bytes(b"lora")
+    staged = stage_model(read_model_release(run_folder), tmp_path / "stage", repo_id="o/m")
+    assert [f.path for f in staged.files] == [
+        "README.md",
+        "adapter/adapter_model.safetensors",
+        "config.json",
+        "fin-factory/dataset_manifest.json",
+        "fin-factory/eval.json",
+        "fin-factory/metrics.json",
+        "fin-factory/parity.json",
+        "fin-factory/train_manifest.json",
+        "model.safetensors",
+    ]
+    assert (tmp_path / "stage" / "README.md").read_text() == staged.card.text
+    gates = {g.name: g for g in staged.gates.gates}
+    assert gates["parity"].passed
+    # The recorded eval.json scored other weights than these: the gate says so.
+    assert not gates["evaluation"].passed and "other weights" in gates["evaluation"].detail
+
+
+def test_model_gates_refuse_a_failed_or_missing_parity_check(run_folder, tmp_path):
+    from factory.publish.stage import stage_model
+
+    parity = json.loads((run_folder / "parity.json").read_text())
+    (run_folder / "parity.json").write_text(json.dumps({**parity, "passed": False}))
+    failed = stage_model(read_model_release(run_folder), tmp_path / "a")
+    assert not next(g for g in failed.gates.gates if g.name == "parity").passed
+    assert "FAILED" in failed.card.text
+    (run_folder / "parity.json").unlink()
+    missing = stage_model(read_model_release(run_folder), tmp_path / "b")
+    gate = next(g for g in missing.gates.gates if g.name == "parity")
+    assert not gate.passed and "missing" in gate.detail
+
+
+def test_card_commands_write_the_cards_and_print_the_gates(fraud_data, run_folder, tmp_path):
+    from typer.testing import CliRunner
+
+    from factory.cli import app
+
+    runner = CliRunner()
+    result = runner.invoke(app, ["card", "dataset", str(fraud_data), "--out", str(tmp_path / "d")])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "d" / "README.md").exists() and (tmp_path / "d" / "images").is_dir()
+    assert "PASS pii in data" in result.output
+    result = runner.invoke(
+        app, ["card", "model", str(run_folder), "--out", str(tmp_path / "m"), "--license", "mit"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "license: mit" in (tmp_path / "m" / "README.md").read_text()
+    assert "PASS license" in result.output

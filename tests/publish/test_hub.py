@@ -182,3 +182,17 @@ def test_a_token_without_write_access_is_refused_cleanly(hub, fraud_data, monkey
         publish_dataset(fraud_data, REPO)
     assert hub.read_token not in str(caught.value)
     assert not hub.repo(REPO, "dataset").exists
+
+
+def test_the_base_models_license_is_read_from_its_card_on_the_hub(hub):
+    from huggingface_hub import HfApi, ModelCard, ModelCardData
+
+    from factory.publish.release import base_model_license
+
+    api = HfApi()
+    api.create_repo("fin-org/base-3b")
+    card = ModelCard.from_template(ModelCardData(license="llama3.2"))
+    api.upload_file(path_or_fileobj=str(card).encode(), path_in_repo="README.md",
+                    repo_id="fin-org/base-3b")  # fmt: skip
+    assert base_model_license("fin-org/base-3b") == "llama3.2"
+    assert base_model_license("meta-test/no-such-model") is None
