@@ -48,7 +48,12 @@ if multiprocessing.get_start_method(allow_none=True) != "forkserver":
 # The fork server imports these once; every step process then starts with them loaded instead
 # of importing distilabel, polars and the domains itself (seconds each on a 2-core machine).
 multiprocessing.set_forkserver_preload(
-    ["factory._forkserver_guard", "factory.pipeline.steps", "distilabel.pipeline.local"]
+    [
+        "factory._forkserver_guard",
+        "factory.pipeline.steps",
+        "distilabel.pipeline.local",
+        "factory.pipeline._preloaded",  # last: freezes what the others loaded
+    ]
 )
 
 import distilabel.pipeline.base as _base  # noqa: E402
