@@ -25,9 +25,12 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-_BLOCK = re.compile(r"<(reasoning|decision|reasons|answer)>(.*?)</\1>", re.DOTALL)
+_TAGS = ("reasoning", "decision", "reasons", "answer")
+#: (name, opening tag, closing tag) of every block.
+_BLOCK_TAGS = tuple((name, f"<{name}>", f"</{name}>") for name in _TAGS)
 _OPEN_OR_CLOSE = re.compile(r"</?(reasoning|decision|reasons|answer)>")
 _REASON_LINE = re.compile(r"^\s*[-*]\s*([A-Z][A-Z0-9_]*)\s*(?::\s*(.*))?$")
+_LABEL = re.compile(r"[a-z_]+")
 
 
 @dataclass(frozen=True)
@@ -93,9 +96,9 @@ def parse_output(text: str | None) -> ParsedOutput:
     errors: list[str] = []
     blocks: dict[str, list[str]] = {}
     consumed = []
-    for match in _BLOCK.finditer(text):
-        blocks.setdefault(match.group(1), []).append(match.group(2))
-        consumed.append(match.span())
+    for name, content, span in _blocks(text):
+        blocks.setdefault(name, []).append(content)
+        consumed.append(span)
     leftover = _strip_spans(text, consumed)
     if leftover.strip():
         if _OPEN_OR_CLOSE.search(leftover):
@@ -116,7 +119,7 @@ def parse_output(text: str | None) -> ParsedOutput:
         errors.append("tag inside <reasoning>")
     decision_text = blocks.get("decision", [None])[0]
     decision = decision_text.strip().lower() if decision_text is not None else None
-    if decision is not None and not re.fullmatch(r"[a-z_]+", decision):
+    if decision is not None and not _LABEL.fullmatch(decision):
         errors.append("decision is not a single label")
 
     codes: list[str] = []
@@ -140,6 +143,29 @@ def parse_output(text: str | None) -> ParsedOutput:
         answer=answer,
         errors=tuple(errors),
     )
+
+
+def _blocks(text: str) -> list[tuple[str, str, tuple[int, int]]]:
+    """Every `<name>content</name>` block, in order, with its span: from left to right, a block
+    opens at the first opening tag that has a closing tag of its name after it, and ends at the
+    first such closing tag (the blocks the regex `<(name|...)>(.*?)</\\1>` finds, with DOTALL).
+
+    str.find does the scanning: a regex over every character cost more than half of parsing.
+    """
+    found = []
+    at = text.find("<")
+    while at >= 0:
+        resume = at + 1
+        for name, opening, closing in _BLOCK_TAGS:
+            if text.startswith(opening, at):
+                start = at + len(opening)
+                close = text.find(closing, start)
+                if close >= 0:
+                    resume = close + len(closing)
+                    found.append((name, text[start:close], (at, resume)))
+                break  # no other tag opens here: none is a prefix of another
+        at = text.find("<", resume)
+    return found
 
 
 def _strip_spans(text: str, spans: list[tuple[int, int]]) -> str:
