@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+import pyarrow.parquet as pq
 
 from factory._json import jsonable
 from factory.dataset import SPLITS, read_manifest, split_files
@@ -25,6 +26,12 @@ from factory.errors import DatasetError, UsageError
 from factory.evaluate.fairness import fairness_audit, favourable_labels
 from factory.recipe import RecipeBase, parse_recipe
 from factory.verify.pii import PII_KINDS, find_pii
+
+#: Rows per batch when the PII scan reads a split's texts.
+TEXT_BATCH_ROWS = 20_000
+
+#: Distinct clean texts remembered by the PII scan (system prompts and categories repeat).
+CLEAN_CACHE_SIZE = 50_000
 
 #: At most this many PII findings are kept for the report (the count is always complete).
 MAX_PII_FINDINGS = 20
@@ -82,6 +89,8 @@ def scan_pii(texts: Iterator[tuple[str, str | None, str]]) -> PiiScan:
             continue
         hits = find_pii(text)
         if not hits:
+            if len(clean) >= CLEAN_CACHE_SIZE:  # bounded: unique texts would fill it otherwise
+                clean.clear()
             clean.add(text)
             continue
         flagged += 1
@@ -116,6 +125,14 @@ def frame_texts(frame: pl.DataFrame, split: str) -> Iterator[tuple[str, str | No
                 for message in messages or ():
                     if message.get("content"):
                         yield f"{split}/messages/{message['role']}", row_id, message["content"]
+
+
+def _split_texts(split: str, paths: list[Path]) -> Iterator[tuple[str, str | None, str]]:
+    for path in paths:
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=TEXT_BATCH_ROWS):
+            frame = pl.from_arrow(batch)
+            assert isinstance(frame, pl.DataFrame)
+            yield from frame_texts(frame, split)
 
 
 @dataclass(frozen=True)
@@ -164,26 +181,31 @@ def read_dataset_release(folder: str | Path) -> DatasetRelease:
     files = split_files(folder)
     if not files:
         raise DatasetError(f"{folder}: no data/*.parquet files")
-    frames = {split: pl.read_parquet(paths) for split, paths in files.items()}
-    everything = pl.concat(list(frames.values()), how="diagonal_relaxed")
-    if everything.is_empty():
-        raise DatasetError(f"{folder}: the dataset holds no examples")
-    shown = next(frames[s] for s in ("test", "validation", "train") if s in frames)
     domain = recipe.domain_impl
+    # Only the columns the audit needs are read whole; texts are scanned a batch at a time, so a
+    # million-example dataset is read in bounded memory.
+    all_files = [path for paths in files.values() for path in paths]
+    available = set(pq.read_schema(all_files[0]).names)
+    protected = [c for c in domain.protected_columns if c in available]
+    audited = pl.read_parquet(all_files, columns=["decision", *protected])
+    if audited.is_empty():
+        raise DatasetError(f"{folder}: the dataset holds no examples")
     audit = fairness_audit(
-        everything,
-        protected_columns=[c for c in domain.protected_columns if c in everything.columns],
+        audited,
+        protected_columns=protected,
         favourable=favourable_labels(recipe),
         decision_columns={"engine": "decision"},
     )
-    pii = scan_pii(text for split, frame in frames.items() for text in frame_texts(frame, split))
+    shown = next(files[s][0] for s in ("test", "validation", "train") if s in files)
+    example = pl.read_parquet(shown, n_rows=1).row(0, named=True)
+    pii = scan_pii(text for split, paths in files.items() for text in _split_texts(split, paths))
     return DatasetRelease(
         folder=folder,
         manifest=manifest,
         manifest_sha256=hashlib.sha256(manifest_bytes).hexdigest(),
         recipe=recipe,
         files=files,
-        example=shown.row(0, named=True),
+        example=example,
         fairness=jsonable(audit),
         pii=pii,
     )
