@@ -31,6 +31,7 @@ from factory.verify.pii import find_pii
 #: these and "dedup", which runs over the whole dataset instead.
 VERIFIER_ORDER = ("format", "decision", "reasons", "pii", "numbers", "length")
 DATASET_VERIFIERS = ("dedup",)
+_CHECKS = frozenset(VERIFIER_ORDER + DATASET_VERIFIERS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,8 +89,8 @@ def verify_example(
     Raises:
         ValueError: for an unknown check name, or "length" without token_count and max_tokens.
     """
-    unknown = set(checks) - set(VERIFIER_ORDER) - set(DATASET_VERIFIERS)
-    if unknown:
+    if not _CHECKS.issuperset(checks):
+        unknown = set(checks) - _CHECKS
         raise ValueError(f"unknown verifier {sorted(unknown)}; choose from {VERIFIER_ORDER}")
     parsed = parse_output(output)
     if "format" in checks and not parsed.ok:

@@ -87,6 +87,22 @@ def minhash_signatures(
         uint64 array of shape (len(texts), num_perm); values are below 2**32, except in the
         rows of texts without words, which hold 2**32 (so they fit signed 64-bit columns).
     """
+    return _signatures(texts, num_perm, shingle, seed, None)
+
+
+def dedup_keys(
+    texts: Sequence[str], num_perm: int = 64, shingle: int = 5, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """`exact_keys(texts)` and `minhash_signatures(texts, num_perm, shingle, seed)` together:
+    both start from the same split of the texts into words, done once here."""
+    keys = np.empty(len(texts), dtype=np.uint64)
+    return keys, _signatures(texts, num_perm, shingle, seed, keys)
+
+
+def _signatures(
+    texts: Sequence[str], num_perm: int, shingle: int, seed: int, keys: np.ndarray | None
+) -> np.ndarray:
+    """`minhash_signatures`; also fills `keys` with the exact keys when it is given."""
     if num_perm < 1 or shingle < 1:
         raise ValueError("num_perm and shingle must be >= 1")
     signatures = np.full((len(texts), num_perm), _EMPTY, dtype=np.uint64)
@@ -98,6 +114,8 @@ def minhash_signatures(
     a, b = _hash_functions(num_perm, seed)
     for lo, hi in chunks:
         words = _words(texts[lo:hi])
+        if keys is not None:
+            keys[lo:hi] = _normalised_keys(words)
         hashes, shingle_counts = _shingle_hashes(_word_hashes(words, powers), words.counts, weights)
         signatures[lo:hi] = _min_hashes(hashes, shingle_counts, a, b)
     return signatures

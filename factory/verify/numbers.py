@@ -50,7 +50,7 @@ import bisect
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from factory.domains.base import Fact
 
@@ -81,8 +81,9 @@ _SCALES = {
     "b": 1e9, "B": 1e9, "bn": 1e9, "BN": 1e9, "billion": 1e9,
 }  # fmt: skip
 _MINUS = ("-", "\u2212")
-#: CitedNumber's fields, in order, as a plain tuple.
-_Fields = tuple[float, int, bool, bool, str, int, float]
+#: A CitedNumber as `_read` finds it, a plain tuple: its fields in order, except the end offset
+#: of its text in place of the text (sliced only for the numbers reported).
+_Fields = tuple[float, int, bool, bool, int, int, float]
 
 
 class CitedNumber(NamedTuple):
@@ -121,7 +122,7 @@ def extract_numbers(text: str) -> list[CitedNumber]:
     Returns:
         The cited numbers; identifiers, list markers and step numbers are left out.
     """
-    return [CitedNumber._make(fields) for fields in _read(text)]
+    return [_cited(text, fields) for fields in _read(text)]
 
 
 def check_numbers(
@@ -141,7 +142,7 @@ def check_numbers(
     if not cited:
         return []
     missed = FactTable(facts.values())._misses(cited, tolerance)
-    return [CitedNumber._make(fields) for fields in missed]
+    return [_cited(text, fields) for fields in missed]
 
 
 class FactTable:
@@ -175,11 +176,15 @@ class FactTable:
         """Whether `number` matches a fact under the module's match rule."""
         return not self._misses([number], tolerance)
 
-    def _misses(self, cited: Sequence[_Fields], tolerance: float) -> list[_Fields]:
-        """The cited numbers (CitedNumber fields, in their order) that match no fact."""
+    def _misses(
+        self, cited: Sequence[_Fields] | Sequence[CitedNumber], tolerance: float
+    ) -> list[Any]:
+        """The cited numbers (`_read` fields or CitedNumbers, in their order) that match no
+        fact."""
         missed = []
         money, percents, plain = self._money, self._percent, self._plain
         narrow = tolerance < 0.5
+        left, right = bisect.bisect_left, bisect.bisect_right
         for fields in cited:
             c, decimals, is_percent, is_money, _, _, scale = fields
             values = money if is_money else percents if is_percent else plain
@@ -189,14 +194,10 @@ class FactTable:
             if narrow:
                 bound = (abs(c) + half + 1e-9) / (1 - tolerance - 1e-9)
                 slack = half + (tolerance + 1e-9) * (bound if bound > 1.0 else 1.0) + 1e-9
-                index = bisect.bisect_left(values, c - slack)
-                high = c + slack
+                window = values[left(values, c - slack) : right(values, c + slack)]
             else:
-                index, high = 0, math.inf
-            for v in values[index:]:
-                if v > high:
-                    missed.append(fields)
-                    break
+                window = values
+            for v in window:
                 size = abs(v)
                 if abs(c - v) <= half + tolerance * size + 1e-9 * (size if size > 1.0 else 1.0):
                     break
@@ -226,12 +227,17 @@ def _read(text: str) -> list[_Fields]:
                 len(frac) - 1 if frac else 0,
                 percent is not None,
                 currency is not None,
-                text[start:end],
+                end,
                 start,
                 scale,
             )
         )
     return found
+
+
+def _cited(text: str, fields: _Fields) -> CitedNumber:
+    value, decimals, is_percent, is_money, end, start, scale = fields
+    return CitedNumber(value, decimals, is_percent, is_money, text[start:end], start, scale)
 
 
 def _enumerates(text: str, start: int, end: int) -> bool:

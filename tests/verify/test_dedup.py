@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from factory.verify import dedup
 from factory.verify.dedup import (
+    dedup_keys,
     duplicate_mask,
     exact_key,
     exact_keys,
@@ -57,6 +58,27 @@ def test_batch_keys_equal_the_keys_of_the_normalised_texts(texts):
     assert exact_keys(texts).tolist() == [exact_key(text) for text in texts]
     normalised = [normalise(text) for text in texts]
     assert (minhash_signatures(texts) == minhash_signatures(normalised)).all()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(MESSY, max_size=12), st.integers(1, 80), st.integers(1, 6))
+def test_dedup_keys_are_the_exact_keys_and_the_signatures(texts, num_perm, shingle):
+    keys, signatures = dedup_keys(texts, num_perm=num_perm, shingle=shingle, seed=3)
+    assert keys.dtype == np.uint64
+    assert keys.tolist() == exact_keys(texts).tolist()
+    expected = minhash_signatures(texts, num_perm=num_perm, shingle=shingle, seed=3)
+    assert signatures.shape == expected.shape
+    assert (signatures == expected).all()
+
+
+def test_dedup_keys_do_not_depend_on_the_chunking(monkeypatch):
+    texts = unrelated_texts(40, seed=8)
+    texts[20:20] = ["", "short"]
+    keys, signatures = dedup_keys(texts)
+    monkeypatch.setattr(dedup, "_CHUNK_CHARS", 3000)  # a few texts per chunk
+    chunked_keys, chunked = dedup_keys(texts)
+    assert keys.tolist() == chunked_keys.tolist() == exact_keys(texts).tolist()
+    assert (chunked == signatures).all()
 
 
 def test_signatures_have_the_documented_shape_and_range():

@@ -13,6 +13,8 @@ from typing import Any
 from factory.domains.base import Fact
 from factory.domains.lending.policy import LendingPolicy
 
+_new = tuple.__new__
+
 #: Facts that are fractions a text may show as percentages.
 PERCENT_FACTS: frozenset[str] = frozenset(
     {
@@ -50,8 +52,11 @@ def lending_facts(row: Mapping[str, Any], policy: LendingPolicy) -> dict[str, Fa
         Fact per name: inputs, derived values, the thresholds that apply to this loan, and the
         gaps between each compared value and its thresholds.
     """
+    # tuple.__new__ builds the same Fact without the generated __new__'s Python frame: a third
+    # of this function's time, once per fact of every example the verifiers check.
     return {
-        name: Fact(value, name in PERCENT_FACTS) for name, value in fact_values(row, policy).items()
+        name: _new(Fact, (value, name in PERCENT_FACTS))
+        for name, value in fact_values(row, policy).items()
     }
 
 
