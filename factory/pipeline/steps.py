@@ -145,9 +145,14 @@ class WriteReasoning(_RecipeStep, Task):
         return rows
 
     def format_input(self, input: dict[str, Any]) -> Any:
+        # Called once per row. Reading `self._rows` goes through pydantic's __getattr__ for
+        # private attributes (1.7 us, more than the rest of this method), so both reads go to
+        # the dict pydantic keeps them in.
+        private: dict[str, Any] = self.__pydantic_private__
         index = input["_index"]
-        row = self._rows[index]
-        chat = self._prompts.chat(row, index) if self._prompts is not None else []
+        row = private["_rows"][index]
+        prompts: TeacherPrompts | None = private["_prompts"]
+        chat = prompts.chat(row, index) if prompts is not None else []
         return (chat, {"row": row, "index": index})
 
     def format_output(
