@@ -20,6 +20,7 @@ every batch); the fork server does not (Ray starts its own worker processes).
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import time
@@ -48,12 +49,7 @@ if multiprocessing.get_start_method(allow_none=True) != "forkserver":
 # The fork server imports these once; every step process then starts with them loaded instead
 # of importing distilabel, polars and the domains itself (seconds each on a 2-core machine).
 multiprocessing.set_forkserver_preload(
-    [
-        "factory._forkserver_guard",
-        "factory.pipeline.steps",
-        "distilabel.pipeline.local",
-        "factory.pipeline._preloaded",  # last: freezes what the others loaded
-    ]
+    ["factory._forkserver_guard", "factory.pipeline.steps", "distilabel.pipeline.local"]
 )
 
 import distilabel.pipeline.base as _base  # noqa: E402
@@ -83,6 +79,21 @@ def start_fork_server() -> None:
         from multiprocessing import forkserver
 
         forkserver.ensure_running()
+
+
+def freeze_step_heap() -> None:
+    """Puts what a loaded step process holds out of the garbage collector's reach.
+
+    Call it at the end of a step's load(). A step process inherits the modules its fork server
+    preloaded and then loads the recipe and the teacher: hundreds of thousands of objects that
+    live as long as the process. Without this, every full collection rescans them, and a step
+    that keeps a batch of rows alive triggers one every few thousand rows (measured: a quarter
+    of the template teacher's CPU time on 100,000 lending rows). What the step allocates per
+    batch is collected as before. Done per step rather than once in the fork server: the same
+    gain for our steps (and the same memory), without changing how any other pipeline run in
+    this interpreter collects garbage.
+    """
+    gc.freeze()
 
 
 def _cheap_batch_hash(self: _Batch) -> None:

@@ -25,6 +25,7 @@ from distilabel.steps import StepInput
 from distilabel.steps.tasks import Task
 from pydantic import PrivateAttr
 
+from factory._distilabel import freeze_step_heap
 from factory.pipeline.prompts import JudgePrompts
 from factory.recipe import parse_recipe
 
@@ -98,6 +99,7 @@ class JudgeShards(Task):
         assert recipe.filters.judge is not None
         self._threshold = recipe.filters.judge.threshold
         self._prompts = JudgePrompts(recipe)
+        freeze_step_heap()
 
     def format_input(self, input: dict[str, Any]) -> Any:
         assert self._prompts is not None

@@ -25,6 +25,7 @@ from distilabel.steps import GeneratorStep, Step, StepInput
 from distilabel.steps.tasks import Task
 from pydantic import PrivateAttr
 
+from factory._distilabel import freeze_step_heap
 from factory.domains import Domain, PolicyBase
 from factory.pipeline.judge import verified_path
 from factory.pipeline.prompts import TeacherPrompts, prompt_builder
@@ -116,6 +117,7 @@ class WriteReasoning(_RecipeStep, Task):
         super().load()
         if not getattr(self.llm, "grounded", False):
             self._prompts = TeacherPrompts(self._load_recipe())
+        freeze_step_heap()
 
     def process(self, inputs: StepInput) -> Iterator[list[dict[str, Any]]]:
         self._rows = self._labelled_rows(inputs)
@@ -199,6 +201,7 @@ class VerifyShards(_RecipeStep, Step):
         super().load()
         self._recipe = self._load_recipe()
         self._counter = TokenCounter(self._recipe.filters.tokenizer)
+        freeze_step_heap()
 
     def process(self, inputs: StepInput) -> Iterator[list[dict[str, Any]]]:
         assert self._recipe is not None and self._counter is not None
