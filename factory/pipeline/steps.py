@@ -28,7 +28,7 @@ from pydantic import PrivateAttr
 from factory._distilabel import freeze_step_heap
 from factory.domains import Domain, PolicyBase
 from factory.pipeline.judge import verified_path
-from factory.pipeline.prompts import TeacherPrompts, prompt_builder
+from factory.pipeline.prompts import PromptBuilder, TeacherPrompts, prompt_builder
 from factory.recipe import RecipeBase, parse_recipe
 from factory.synth import Shard, labelled_shard
 from factory.verify import verify_example
@@ -187,6 +187,7 @@ class VerifyShards(_RecipeStep, Step):
 
     _recipe: RecipeBase | None = PrivateAttr(None)
     _counter: TokenCounter | None = PrivateAttr(None)
+    _builder: PromptBuilder | None = PrivateAttr(None)
     _pending: dict[int, list[dict[str, Any]]] = PrivateAttr(default_factory=dict)
 
     @property
@@ -201,20 +202,23 @@ class VerifyShards(_RecipeStep, Step):
         super().load()
         self._recipe = self._load_recipe()
         self._counter = TokenCounter(self._recipe.filters.tokenizer)
+        self._builder = prompt_builder(self._recipe)
         freeze_step_heap()
 
     def process(self, inputs: StepInput) -> Iterator[list[dict[str, Any]]]:
-        assert self._recipe is not None and self._counter is not None
+        recipe, counter, builder = self._recipe, self._counter, self._builder
+        assert recipe is not None and counter is not None and builder is not None
         sizes = {s["index"]: s for s in self.shards}
         written = []
+        pending = self._pending  # read once: a private attribute costs a __getattr__ a read
         for row in inputs:
-            self._pending.setdefault(row["_shard"], []).append(row)
-        for index in sorted(self._pending):
-            if len(self._pending[index]) < sizes[index]["size"]:
+            pending.setdefault(row["_shard"], []).append(row)
+        for index in sorted(pending):
+            if len(pending[index]) < sizes[index]["size"]:
                 continue
-            rows = self._pending.pop(index)
+            rows = pending.pop(index)
             shard = Shard(**sizes[index])
-            frame = verify_shard(self._recipe, shard, rows, self._counter)
+            frame = verify_shard(recipe, shard, rows, counter, builder)
             path = (verified_path if self.judged else shard_path)(self.work_dir, index)
             write_atomically(frame, path)
             kept = int((frame["verdict"] == KEPT).sum())
@@ -242,14 +246,19 @@ def verify_shard(
     shard: Shard,
     generations: list[dict[str, Any]],
     counter: TokenCounter,
+    builder: PromptBuilder | None = None,
 ) -> pl.DataFrame:
-    """Verifies one shard's generations; returns the shard's rows with their verdicts."""
+    """Verifies one shard's generations; returns the shard's rows with their verdicts.
+
+    `builder` is the recipe's prompt builder, when the caller keeps one (it reads and compiles
+    the prompt templates).
+    """
     domain: Domain = recipe.domain_impl
     policy: PolicyBase = recipe.policy  # type: ignore[attr-defined]
     filters = recipe.filters
     checks = frozenset(filters.verifiers)
     known = frozenset(domain.reason_texts)
-    builder = prompt_builder(recipe)
+    builder = builder or prompt_builder(recipe)
     system = builder.system
     profiles = labelled_shard(recipe, shard)
     by_index = {row["_index"]: row for row in generations}
