@@ -105,23 +105,28 @@ def _configs(splits: list[str]) -> list[dict[str, Any]]:
     ]
 
 
-def render_first_dataset_card(recipe: RecipeBase, manifest: dict[str, Any]) -> str:
-    """The short card written next to a freshly generated dataset (`fin-factory card dataset`
-    renders the full one)."""
-    domain = recipe.domain_impl
-    splits = [s for s, n in manifest["splits"].items() if n]
-    license_id = recipe.publish.dataset_license if recipe.publish else None
-    card_data = DatasetCardData(
+def dataset_card_data(
+    recipe: RecipeBase, manifest: Mapping[str, Any], license_id: str | None
+) -> DatasetCardData:
+    """The dataset card's metadata: license, size, task, tags and one config per split."""
+    return DatasetCardData(
         language="en",
-        license=license_id or "other",
+        license=license_id,
         pretty_name=recipe.name,
         size_categories=size_category(manifest["counts"]["kept"]),
         task_categories=["text-generation"],
         tags=_tags(recipe),
-        configs=_configs(splits),
+        configs=_configs([s for s, n in manifest["splits"].items() if n]),
     )
+
+
+def render_first_dataset_card(recipe: RecipeBase, manifest: dict[str, Any]) -> str:
+    """The short card written next to a freshly generated dataset (`fin-factory card dataset`
+    renders the full one)."""
+    domain = recipe.domain_impl
+    license_id = recipe.publish.dataset_license if recipe.publish else None
     card = DatasetCard.from_template(
-        card_data,
+        dataset_card_data(recipe, manifest, license_id or "other"),
         template_path=str(CARDS_DIR / "dataset_first.md.j2"),
         recipe=recipe,
         domain=domain,
@@ -185,16 +190,7 @@ def render_dataset_card(
         license_id: overrides the recipe's dataset license.
     """
     recipe, manifest, domain = release.recipe, release.manifest, release.domain
-    splits = [s for s, n in manifest["splits"].items() if n]
-    card_data = DatasetCardData(
-        language="en",
-        license=dataset_license(release, license_id),
-        pretty_name=recipe.name,
-        size_categories=size_category(manifest["counts"]["kept"]),
-        task_categories=["text-generation"],
-        tags=_tags(recipe),
-        configs=_configs(splits),
-    )
+    card_data = dataset_card_data(recipe, manifest, dataset_license(release, license_id))
     publish = recipe.publish
     threshold = publish.min_adverse_impact_ratio if publish else 0.8
     waivers = publish.fairness_waivers if publish else {}

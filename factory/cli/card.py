@@ -11,6 +11,15 @@ from factory.cli._app import err, new_app, out
 
 app = new_app("Render dataset and model cards locally.")
 
+DatasetRepo = Annotated[
+    str | None,
+    typer.Option("--dataset-repo", help="Hub repo of the training data [default: recipe's]."),
+]
+DatasetDir = Annotated[
+    Path | None,
+    typer.Option("--dataset", help="Dataset folder [default: the one the run recorded]."),
+]
+
 
 @app.command("dataset")
 def dataset(
@@ -49,14 +58,8 @@ def model(
         str | None,
         typer.Option("--repo-id", help="Hub repo the card is for [default: the recipe's]."),
     ] = None,
-    dataset_repo: Annotated[
-        str | None,
-        typer.Option("--dataset-repo", help="Hub repo of the training data [default: recipe's]."),
-    ] = None,
-    dataset_dir: Annotated[
-        Path | None,
-        typer.Option("--dataset", help="Dataset folder [default: the one the run recorded]."),
-    ] = None,
+    dataset_repo: DatasetRepo = None,
+    dataset_dir: DatasetDir = None,
     license_id: Annotated[
         str | None,
         typer.Option("--license", help="Model license [default: the recipe's, else the base's]."),

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from factory.cli._app import err, new_app, out
-from factory.cli.card import print_gates
+from factory.cli.card import DatasetDir, DatasetRepo, print_gates
 
 if TYPE_CHECKING:
     from factory.publish import Publication
@@ -61,14 +61,8 @@ def dataset(
 def model(
     run_dir: Annotated[Path, typer.Argument(help="Training run folder (runs/NAME).")],
     repo_id: RepoId,
-    dataset_repo: Annotated[
-        str | None,
-        typer.Option("--dataset-repo", help="Hub repo of the training data [default: recipe's]."),
-    ] = None,
-    dataset_dir: Annotated[
-        Path | None,
-        typer.Option("--dataset", help="Dataset folder [default: the one the run recorded]."),
-    ] = None,
+    dataset_repo: DatasetRepo = None,
+    dataset_dir: DatasetDir = None,
     public: Public = False,
     revision: Revision = None,
     dry_run: DryRun = False,

@@ -13,7 +13,7 @@ hub       create the repo, then one atomic commit of what changed; retries; no t
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,12 +47,11 @@ def publish_dataset(
     Nothing is sent when the gates fail or on a dry run; `Publication.result` is then None.
     """
     release = read_dataset_release(out_dir)
-    with _staging(stage_dir) as folder:
-        staged = stage_dataset(release, folder, repo_id=repo_id, license_id=license_id)
-        if dry_run or not staged.gates.passed:
-            return Publication(staged, None)
-        result = upload(staged, repo_id, private=private, revision=revision, token=token)
-        return Publication(staged, result)
+
+    def stage(folder: Path) -> StagedRelease:
+        return stage_dataset(release, folder, repo_id=repo_id, license_id=license_id)
+
+    return _publish(stage, stage_dir, repo_id, private, revision, dry_run, token)
 
 
 def publish_model(
@@ -71,10 +70,27 @@ def publish_model(
     """Stages a training run (merged model, adapter, lineage, card), checks its gates and,
     unless `dry_run`, publishes it."""
     release = read_model_release(run_dir, dataset=dataset_dir)
-    with _staging(stage_dir) as folder:
-        staged = stage_model(
+
+    def stage(folder: Path) -> StagedRelease:
+        return stage_model(
             release, folder, repo_id=repo_id, dataset_repo=dataset_repo, license_id=license_id
         )
+
+    return _publish(stage, stage_dir, repo_id, private, revision, dry_run, token)
+
+
+def _publish(
+    stage: Callable[[Path], StagedRelease],
+    stage_dir: Path | None,
+    repo_id: str,
+    private: bool,
+    revision: str | None,
+    dry_run: bool,
+    token: str | None,
+) -> Publication:
+    """Stage into `stage_dir` (or a temporary folder), then upload unless dry or refused."""
+    with _staging(stage_dir) as folder:
+        staged = stage(folder)
         if dry_run or not staged.gates.passed:
             return Publication(staged, None)
         result = upload(staged, repo_id, private=private, revision=revision, token=token)
