@@ -206,6 +206,33 @@ def test_resume_from_a_partial_run_equals_uninterrupted(lending_run, tmp_path):
     assert _data_bytes(folder) == _data_bytes(out)
 
 
+def test_a_failed_split_write_leaves_no_dataset_and_the_rerun_finishes_it(
+    lending_run, tmp_path, monkeypatch
+):
+    import pyarrow.parquet as pq
+
+    recipe, _, out = lending_run
+    folder = tmp_path / "failed"
+    real_write = pq.ParquetWriter.write_table
+    calls = []
+
+    def failing_write(self, table, *args, **kwargs):
+        calls.append(table.num_rows)
+        if len(calls) == 4:  # a later shard's part, written by a writer thread
+            raise OSError("disk full")
+        return real_write(self, table, *args, **kwargs)
+
+    monkeypatch.setattr(pq.ParquetWriter, "write_table", failing_write)
+    with pytest.raises(OSError, match="disk full"):
+        generate(recipe, folder)
+    assert not (folder / "manifest.json").exists()
+    assert not (folder / "data").exists()
+    monkeypatch.undo()
+    result = generate(recipe, folder)
+    assert (result.reused_shards, result.generated_shards) == (3, 0)
+    assert _data_bytes(folder) == _data_bytes(out)
+
+
 @pytest.mark.slow
 def test_kill_9_mid_run_then_resume_equals_uninterrupted(tmp_path, write_recipe):
     recipe_path = write_recipe(
