@@ -193,6 +193,8 @@ def build_pipeline(
 
     data = recipe.model_dump(mode="json")
     batch = recipe.profiles.shard_size  # type: ignore[attr-defined]
+    pools = os.environ.get(POOL_CACHE_ENV)
+    pool_cache = str(Path(pools).resolve()) if pools else None
     todo = [{"index": s.index, "offset": s.offset, "size": s.size} for s in pending]
     gpus = gpu_resources(recipe, node_gpus, len(todo)) if node_gpus is not None else {}
     pipeline_class = ShardPipeline if node_gpus is None else RayShardPipeline
@@ -212,6 +214,7 @@ def build_pipeline(
             recipe=data,
             shards=todo,
             llm=build_teacher(recipe),
+            pool_cache=pool_cache,
             input_batch_size=batch,
             add_raw_output=False,
             add_raw_input=False,
@@ -223,6 +226,7 @@ def build_pipeline(
             work_dir=str(work),
             shards=todo,
             judged=recipe.filters.judge is not None,
+            pool_cache=pool_cache,
             input_batch_size=batch,
             resources=StepResources(replicas=min(VERIFY_REPLICAS, len(todo))),
         )

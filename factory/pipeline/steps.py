@@ -27,6 +27,7 @@ from pydantic import PrivateAttr
 
 from factory._distilabel import freeze_step_heap
 from factory.domains import Domain, PolicyBase
+from factory.domains._pools import POOL_CACHE_ENV
 from factory.pipeline.judge import verified_path
 from factory.pipeline.prompts import PromptBuilder, TeacherPrompts, prompt_builder
 from factory.recipe import RecipeBase, parse_recipe
@@ -65,6 +66,17 @@ class _RecipeStep:
         return parse_recipe(self.recipe, source="<run recipe>")
 
 
+def _use_pool_cache(folder: str | None) -> None:
+    """Points this step process's value pools at the run's cache folder (`pool_cache`).
+
+    A step process inherits the environment of the fork server it was forked from, that is of
+    the first run in the interpreter, not of this one: without this, a second run would read
+    and write its pools in the first run's work folder (recreating it after that run ended).
+    """
+    if folder is not None:
+        os.environ[POOL_CACHE_ENV] = folder
+
+
 class SynthesizeShards(_RecipeStep, GeneratorStep):
     """Yields the row numbers of the pending shards, one shard per batch.
 
@@ -101,6 +113,8 @@ class WriteReasoning(_RecipeStep, Task):
     recipe: dict[str, Any]
     #: pending shards as {"index", "offset", "size"}
     shards: list[dict[str, int]]
+    #: the run's Faker value-pool cache folder (see factory.domains._pools)
+    pool_cache: str | None = None
 
     _rows: dict[int, dict[str, Any]] = PrivateAttr(default_factory=dict)
     _prompts: TeacherPrompts | None = PrivateAttr(None)
@@ -115,6 +129,7 @@ class WriteReasoning(_RecipeStep, Task):
 
     def load(self) -> None:
         super().load()
+        _use_pool_cache(self.pool_cache)
         if not getattr(self.llm, "grounded", False):
             self._prompts = TeacherPrompts(self._load_recipe())
         freeze_step_heap()
@@ -184,6 +199,8 @@ class VerifyShards(_RecipeStep, Step):
     shards: list[dict[str, int]]
     #: the recipe has a judge: leave `verified-NNNNN.parquet` for JudgeShards instead.
     judged: bool = False
+    #: the run's Faker value-pool cache folder (see factory.domains._pools)
+    pool_cache: str | None = None
 
     _recipe: RecipeBase | None = PrivateAttr(None)
     _counter: TokenCounter | None = PrivateAttr(None)
@@ -200,6 +217,7 @@ class VerifyShards(_RecipeStep, Step):
 
     def load(self) -> None:
         super().load()
+        _use_pool_cache(self.pool_cache)
         self._recipe = self._load_recipe()
         self._counter = TokenCounter(self._recipe.filters.tokenizer)
         self._builder = prompt_builder(self._recipe)

@@ -233,6 +233,30 @@ def test_a_failed_split_write_leaves_no_dataset_and_the_rerun_finishes_it(
     assert _data_bytes(folder) == _data_bytes(out)
 
 
+def test_a_second_run_in_one_interpreter_writes_nothing_into_the_first_runs_folder(
+    tmp_path, write_recipe
+):
+    # A fresh interpreter, so that its first run is the one that starts the fork server whose
+    # environment every later run's step processes inherit.
+    recipe_path = write_recipe(MINIMAL)
+    code = (
+        "from pathlib import Path\n"
+        "from factory.pipeline.run import generate\n"
+        "from factory.recipe import load_recipe\n"
+        f"recipe = load_recipe({str(recipe_path)!r})\n"
+        f"generate(recipe, Path({str(tmp_path / 'first')!r}))\n"
+        f"generate(recipe, Path({str(tmp_path / 'second')!r}))\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, timeout=300)
+    assert (tmp_path / "second" / "manifest.json").exists()
+    assert sorted(p.name for p in (tmp_path / "first").iterdir()) == [
+        "README.md",
+        "data",
+        "manifest.json",
+        "rejects.parquet",
+    ]
+
+
 @pytest.mark.slow
 def test_kill_9_mid_run_then_resume_equals_uninterrupted(tmp_path, write_recipe):
     recipe_path = write_recipe(
