@@ -259,8 +259,10 @@ def test_a_second_run_in_one_interpreter_writes_nothing_into_the_first_runs_fold
 
 @pytest.mark.slow
 def test_kill_9_mid_run_then_resume_equals_uninterrupted(tmp_path, write_recipe):
+    # Enough work after the second shard that the kill lands mid-run: the step processes run
+    # on until the fork server's orphan guard (polling every 0.5 s) kills them.
     recipe_path = write_recipe(
-        MINIMAL.replace("count: 300", "count: 4000").replace("shard_size: 100", "shard_size: 500")
+        MINIMAL.replace("count: 300", "count: 20000").replace("shard_size: 100", "shard_size: 1000")
     )
     reference = tmp_path / "reference"
     generate(load_recipe(recipe_path), reference)
@@ -293,7 +295,7 @@ def test_kill_9_mid_run_then_resume_equals_uninterrupted(tmp_path, write_recipe)
         time.sleep(0.1)
     assert not [p for p in tree if _alive(p)]
     finished = len(list(shards.glob("*.parquet")))
-    assert 2 <= finished < 8, "the kill must land mid-run"
+    assert 2 <= finished < 20, "the kill must land mid-run"
     assert not (folder / "manifest.json").exists()
 
     result = runner.invoke(app, ["generate", str(recipe_path), "--out", str(folder)])
