@@ -126,7 +126,7 @@ def render_first_dataset_card(recipe: RecipeBase, manifest: dict[str, Any]) -> s
     domain = recipe.domain_impl
     license_id = recipe.publish.dataset_license if recipe.publish else None
     card = DatasetCard.from_template(
-        dataset_card_data(recipe, manifest, license_id or "other"),
+        dataset_card_data(recipe, manifest, license_id),
         template_path=str(CARDS_DIR / "dataset_first.md.j2"),
         recipe=recipe,
         domain=domain,
