@@ -194,6 +194,11 @@ def _cards(text: str) -> Iterable[PiiHit]:
         raw = run.group()
         if len(raw) < 13 or sum(char.isdigit() for char in raw) < 13:
             continue
+        start, end = run.span()
+        if (start and text[start - 1].isalpha()) or (end < len(text) and text[end].isalpha()):
+            # Digits glued to letters belong to a token (a sha256, an id), not a card number:
+            # about one sha256 hex digest in 250 holds a Luhn-valid run of 13 to 19 digits.
+            continue
         hit = _card_in_run(raw)
         if hit is not None:
             offset, card = hit

@@ -120,3 +120,12 @@ def test_scan_texts_counts_texts_per_kind():
         "texts": 5,
         "flagged": 2,
     }
+
+
+def test_digits_inside_a_hex_digest_are_not_a_card_number():
+    # A manifest sha256 a card printed, whose 13-digit run passes Luhn.
+    digest = "5cbb1e87fc102b4a88569ba" + "4222222222222" + "db2acc009093333f6103a4dadcec"
+    assert luhn_valid("4222222222222")
+    assert kinds(f"manifest sha256 `{digest}`") == []
+    assert kinds("card: 4222222222222 (test)") == ["card"]
+    assert kinds("card 4111 1111 1111 1111x") == []
