@@ -23,7 +23,7 @@ imported.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -77,19 +77,10 @@ class Hub:
     def requests_to(self, method: str | None = None, path_regex: str = "") -> list[Request]:
         return self.server.requests_to(method, path_regex)
 
-    def inject(
-        self,
-        method: str | None = None,
-        path_regex: str = "",
-        status: int | None = 500,
-        times: int = 1,
-        drop: bool = False,
-        delay: float = 0.0,
-        after: bool = False,
-        headers: dict[str, str] | None = None,
-    ) -> Fault:
-        """Makes the next `times` requests matching method and path fail; see `Fault`."""
-        return self.server.inject(method, path_regex, status, times, drop, delay, after, headers)
+    @property
+    def inject(self) -> Callable[..., Fault]:
+        """`HubServer.inject`: makes the next matching requests fail; see `Fault`."""
+        return self.server.inject
 
     def repo(self, repo_id: str, repo_type: str = "model") -> RepoView:
         """A repo's state read from the server: commits, branches, file contents."""
