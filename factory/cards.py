@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from huggingface_hub import DatasetCard, DatasetCardData, EvalResult, ModelCard, ModelCardData
 
+from factory.dataset import PREFERENCE_DIR
 from factory.recipe import RecipeBase
 
 if TYPE_CHECKING:
@@ -96,12 +97,21 @@ def _tags(recipe: RecipeBase) -> list[str]:
     ]
 
 
-def _configs(splits: list[str]) -> list[dict[str, Any]]:
+def _configs(manifest: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """One config per format: `default` (the SFT conversations) and, when the dataset has
+    them, `preference` (prompt, chosen, rejected)."""
+    formats = {"default": ("data", manifest["splits"])}
+    preference = manifest.get("preference")
+    if preference:
+        formats["preference"] = (PREFERENCE_DIR, preference["splits"])
     return [
         {
-            "config_name": "default",
-            "data_files": [{"split": s, "path": f"data/{s}-*.parquet"} for s in splits],
+            "config_name": name,
+            "data_files": [
+                {"split": s, "path": f"{folder}/{s}-*.parquet"} for s, n in splits.items() if n
+            ],
         }
+        for name, (folder, splits) in formats.items()
     ]
 
 
@@ -116,7 +126,7 @@ def dataset_card_data(
         size_categories=size_category(manifest["counts"]["kept"]),
         task_categories=["text-generation"],
         tags=_tags(recipe),
-        configs=_configs([s for s, n in manifest["splits"].items() if n]),
+        configs=_configs(manifest),
     )
 
 

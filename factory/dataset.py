@@ -11,6 +11,8 @@ import polars as pl
 from factory.errors import DatasetError
 
 SPLITS = ("train", "validation", "test")
+#: Folder of the preference pairs (prompt, chosen, rejected), beside data/ (the SFT splits).
+PREFERENCE_DIR = "preference"
 
 
 def read_manifest(out_dir: str | Path) -> dict[str, Any]:
@@ -47,6 +49,22 @@ def read_split(out_dir: str | Path, split: str) -> pl.DataFrame:
     files = split_files(out_dir).get(split)
     if not files:
         raise DatasetError(f"{out_dir}: the dataset has no {split!r} split")
+    return pl.read_parquet(files)
+
+
+def preference_files(out_dir: str | Path) -> dict[str, list[Path]]:
+    """Parquet files of the preference pairs per split (splits without pairs are left out)."""
+    folder = Path(out_dir) / PREFERENCE_DIR
+    found = {s: sorted(folder.glob(f"{s}-*.parquet")) for s in SPLITS}
+    return {s: files for s, files in found.items() if files}
+
+
+def read_preference(out_dir: str | Path, split: str) -> pl.DataFrame:
+    """One split of the preference pairs as a polars frame."""
+    read_manifest(out_dir)
+    files = preference_files(out_dir).get(split)
+    if not files:
+        raise DatasetError(f"{out_dir}: the dataset has no {split!r} preference pairs")
     return pl.read_parquet(files)
 
 

@@ -235,10 +235,78 @@ class LoraConfig(_Section):
     bias: Literal["none", "all", "lora_only"] = Field("none", description="Which biases train.")
 
 
+class DpoConfig(_Section):
+    """Direct preference optimisation (train.method: dpo) on the dataset's preference pairs."""
+
+    beta: float = Field(
+        0.1, gt=0, le=10, description="Strength of the pull towards the reference model."
+    )
+    loss_type: Literal["sigmoid", "ipo", "hinge", "robust"] = Field(
+        "sigmoid", description="trl's DPO loss: sigmoid is the original DPO loss."
+    )
+
+
+class GrpoConfig(_Section):
+    """Group relative policy optimisation (train.method: grpo) with the verifiers' rewards."""
+
+    num_generations: int = Field(
+        4, ge=2, le=64, description="Completions sampled per prompt (the group)."
+    )
+    max_completion_length: int = Field(
+        768, gt=0, le=32_768, description="Longest completion sampled, in tokens."
+    )
+    temperature: float = Field(1.0, gt=0, le=5, description="Sampling temperature.")
+    beta: float = Field(
+        0.0, ge=0, le=10, description="KL penalty towards the reference model (0: none)."
+    )
+    reward_weights: dict[str, float] = Field(
+        default_factory=dict,
+        description="Weight per verifier reward (format, decision, reasons, pii, numbers, and "
+        "the claim checks); unnamed rewards weigh 1, 0 drops one (see factory.rewards).",
+    )
+    use_vllm: Literal["auto", "on", "off"] = Field(
+        "auto",
+        description="Sample completions with vLLM inside trl: auto uses it on CUDA when vLLM is "
+        "installed; transformers generates otherwise.",
+    )
+
+
+class PreferenceConfig(_Section):
+    """Preference pairs beside the SFT splits: each kept answer against verifiably wrong ones."""
+
+    negatives_per_example: int = Field(
+        1, ge=1, le=16, description="Rejected answers made for each kept example."
+    )
+    sources: list[Literal["rejects", "corruptions"]] = Field(
+        default_factory=lambda: ["rejects", "corruptions"],
+        min_length=1,
+        description="rejects: what the teacher wrote and the verifiers refused, against the "
+        "template teacher's verified answer to the same prompt; corruptions: the verified answer "
+        "altered by a named error class, kept only when the verifiers reject it.",
+    )
+    error_classes: list[str] | None = Field(
+        None,
+        description="Corruption error classes to draw from (default: every class; "
+        "`fin-factory recipes schema` and the README list them).",
+    )
+
+
 class TrainConfig(_Section):
     """Fine-tuning settings (used by `fin-factory train`)."""
 
     base_model: str = Field(..., description="Hub id or local path of the base model.")
+    method: Literal["sft", "dpo", "grpo"] = Field(
+        "sft",
+        description="sft: supervised on the verified answers; dpo: on the preference pairs "
+        "(recipe section `preference:`); grpo: RL with the verifiers as rewards.",
+    )
+    init_from: Path | None = Field(
+        None,
+        description="A finished fin-factory training run (e.g. the SFT run) whose merged model "
+        "this run starts from, instead of base_model; its lineage is recorded.",
+    )
+    dpo: DpoConfig = Field(default_factory=DpoConfig, description="DPO settings.")
+    grpo: GrpoConfig = Field(default_factory=GrpoConfig, description="GRPO settings.")
     backend: Literal["auto", "unsloth", "hf"] = Field(
         "auto",
         description="auto: unsloth on CUDA when installed, hf (transformers+peft) elsewhere.",
@@ -359,6 +427,9 @@ class RecipeBase(_Section):
     )
     filters: FiltersConfig = Field(default_factory=FiltersConfig, description="Verifiers.")
     split: SplitConfig = Field(default_factory=SplitConfig, description="Split fractions.")
+    preference: PreferenceConfig | None = Field(
+        None, description="Also write preference pairs (prompt, chosen, rejected) for DPO."
+    )
     train: TrainConfig | None = Field(None, description="Fine-tuning settings.")
     evaluate: EvaluateConfig | None = Field(None, description="Evaluation settings.")
     publish: PublishConfig | None = Field(None, description="Publishing settings and gates.")
@@ -518,8 +589,11 @@ def _resolve_paths(recipe: RecipeBase, folder: Path) -> RecipeBase:
     local = _local_model(recipe.teacher.model, folder)
     if local:
         updates["teacher"] = recipe.teacher.model_copy(update={"model": local})
-    if recipe.train is not None and (local := _local_model(recipe.train.base_model, folder)):
-        updates["train"] = recipe.train.model_copy(update={"base_model": local})
+    if recipe.train is not None:
+        train = recipe.train
+        if local := _local_model(train.base_model, folder):
+            train = train.model_copy(update={"base_model": local})
+        updates["train"] = train.model_copy(update={"init_from": absolute(train.init_from)})
     judge = recipe.filters.judge
     if judge is not None and (local := _local_model(judge.model, folder)):
         updates["filters"] = filters.model_copy(

@@ -27,6 +27,7 @@ import xxhash
 
 from factory.cards import render_first_dataset_card
 from factory.dataset import SPLITS
+from factory.pipeline.preference import write_preference
 from factory.pipeline.steps import KEPT, shard_path
 from factory.recipe import RecipeBase
 from factory.synth import recipe_shards
@@ -114,6 +115,7 @@ def finalize(
     shutil.rmtree(staging, ignore_errors=True)
     (staging / "data").mkdir(parents=True)
     split_counts, reasons = _write_rows(recipe, files, assignment, staging)
+    preference = write_preference(recipe, staging) if recipe.preference is not None else None
 
     rejects = Counter(
         dict(assignment.filter(pl.col("split") == "")["verdict"].value_counts().iter_rows())
@@ -137,6 +139,7 @@ def finalize(
             "finalize": round(time.perf_counter() - t0, 3),
         },
         files=_file_hashes(staging),
+        preference=preference.to_json() if preference is not None else None,
     )
     card = render_first_dataset_card(recipe, manifest)
     (staging / "README.md").write_text(card, encoding="utf-8")
@@ -442,6 +445,7 @@ def build_manifest(recipe: RecipeBase, identity: dict[str, Any], **parts: Any) -
         "timings_s": parts["seconds"],
         "versions": package_versions(),
         "files": parts["files"],
+        "preference": parts.get("preference"),
     }
 
 

@@ -21,7 +21,7 @@ import polars as pl
 import pyarrow.parquet as pq
 
 from factory._json import jsonable
-from factory.dataset import SPLITS, read_manifest, split_files
+from factory.dataset import PREFERENCE_DIR, SPLITS, preference_files, read_manifest, split_files
 from factory.errors import DatasetError, UsageError
 from factory.evaluate.fairness import fairness_audit, favourable_labels
 from factory.recipe import RecipeBase, parse_recipe
@@ -107,6 +107,9 @@ def scan_pii(texts: Iterator[tuple[str, str | None, str]]) -> PiiScan:
     return PiiScan(scanned, flagged, by_kind, tuple(findings))
 
 
+_MESSAGES = pl.List(pl.Struct({"role": pl.String, "content": pl.String}))
+
+
 def frame_texts(frame: pl.DataFrame, split: str) -> Iterator[tuple[str, str | None, str]]:
     """Every text of a split: string columns, lists of strings and the message contents."""
     ids = frame["id"].to_list() if "id" in frame.columns else [None] * frame.height
@@ -120,11 +123,12 @@ def frame_texts(frame: pl.DataFrame, split: str) -> Iterator[tuple[str, str | No
                 for text in texts or ():
                     if text:
                         yield f"{split}/{name}", row_id, text
-        elif name == "messages":
+        elif name == "messages" or dtype == _MESSAGES:
+            # `messages` of the SFT split; `prompt`, `chosen`, `rejected` of preference pairs.
             for row_id, messages in zip(ids, frame[name].to_list(), strict=True):
                 for message in messages or ():
                     if message.get("content"):
-                        yield f"{split}/messages/{message['role']}", row_id, message["content"]
+                        yield f"{split}/{name}/{message['role']}", row_id, message["content"]
 
 
 def _split_texts(split: str, paths: list[Path]) -> Iterator[tuple[str, str | None, str]]:
@@ -145,6 +149,7 @@ class DatasetRelease:
         manifest_sha256: sha256 of manifest.json's bytes (the dataset's identity).
         recipe: the recipe that made the data (from the manifest).
         files: data files per split.
+        preference: preference-pair files per split (empty without a `preference:` section).
         example: the first test (else train) row, for the card.
         fairness: the engine's favourable-label rates per protected attribute (jsonable audit).
         pii: the PII scan of every text in every split.
@@ -155,6 +160,7 @@ class DatasetRelease:
     manifest_sha256: str
     recipe: RecipeBase
     files: dict[str, list[Path]]
+    preference: dict[str, list[Path]]
     example: dict[str, Any]
     fairness: dict[str, Any]
     pii: PiiScan
@@ -198,13 +204,17 @@ def read_dataset_release(folder: str | Path) -> DatasetRelease:
     )
     shown = next(files[s][0] for s in ("test", "validation", "train") if s in files)
     example = pl.read_parquet(shown, n_rows=1).row(0, named=True)
-    pii = scan_pii(text for split, paths in files.items() for text in _split_texts(split, paths))
+    preference = preference_files(folder)
+    texts = [(split, paths) for split, paths in files.items()]
+    texts += [(f"{PREFERENCE_DIR}/{split}", paths) for split, paths in preference.items()]
+    pii = scan_pii(text for split, paths in texts for text in _split_texts(split, paths))
     return DatasetRelease(
         folder=folder,
         manifest=manifest,
         manifest_sha256=hashlib.sha256(manifest_bytes).hexdigest(),
         recipe=recipe,
         files=files,
+        preference=preference,
         example=example,
         fairness=jsonable(audit),
         pii=pii,

@@ -3,6 +3,7 @@
 Dataset repo:                          Model repo:
     README.md        the full card         README.md, config.json, *.safetensors, tokenizer and
     data/<split>-*.parquet                 chat template, generation_config.json (the merged model)
+    preference/<split>-*.parquet  (pairs)
     manifest.json    lineage               adapter/          the LoRA adapter alone
     images/*.png     card plots            fin-factory/      train_manifest, metrics, parity,
                                                              eval and the dataset's manifest
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from factory.cards import RenderedCard, render_dataset_card, render_model_card
+from factory.dataset import PREFERENCE_DIR
 from factory.errors import UsageError
 from factory.publish.gates import GateReport, dataset_gates, model_gates
 from factory.publish.release import DatasetRelease, ModelRelease
@@ -68,6 +70,9 @@ def stage_dataset(
     for paths in release.files.values():
         for path in paths:
             _place(path, folder / "data" / path.name)
+    for paths in release.preference.values():
+        for path in paths:
+            _place(path, folder / PREFERENCE_DIR / path.name)
     _place(release.folder / "manifest.json", folder / "manifest.json")
     gates = dataset_gates(release, card, license_id=license_id)
     return StagedRelease(folder, "dataset", _inventory(folder), card, gates)

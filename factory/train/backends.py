@@ -47,6 +47,10 @@ class TrainBackend(abc.ABC):
     ) -> None:
         """Writes the base model with the trained adapter merged in to `merged_dir`."""
 
+    def prepare_trainer(self, method: str) -> None:
+        """Readies trl's trainer for `method` (sft, dpo, grpo) before it is built; trl's own
+        trainers need nothing."""
+
 
 def lora_kwargs(config: TrainConfig) -> dict[str, Any]:
     """The recipe's LoRA settings under the names peft and Unsloth both use."""
@@ -168,6 +172,15 @@ class UnslothBackend(TrainBackend):
         self, model: Any, tokenizer: Any, base_model: str, adapter_dir: Path, merged_dir: Path
     ) -> None:
         model.save_pretrained_merged(str(merged_dir), tokenizer, save_method="merged_16bit")
+
+    def prepare_trainer(self, method: str) -> None:
+        # Unsloth rewrites trl's DPO and GRPO trainers when it is imported, which `load` did
+        # before anything imported trl; PatchDPOTrainer is its documented entry point for DPO
+        # (a no-op in the versions that patch at import).
+        import unsloth
+
+        if method == "dpo":
+            unsloth.PatchDPOTrainer()
 
 
 def full_precision(cuda: bool) -> Any:

@@ -27,7 +27,6 @@ import platform
 import resource
 import shutil
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,11 +36,9 @@ from factory import __version__
 from factory.errors import FactoryError, UsageError
 from factory.recipe import RecipeBase, TrainConfig
 from factory.train.backends import TrainBackend, cuda_available, select_backend
-from factory.train.data import drop_too_long, load_sft_splits
+from factory.train.data import drop_too_long, load_preference_splits, load_rl_splits, load_sft_splits
+from factory.train.methods import ProgressFn, build_trainer
 from factory.train.parity import ParityResult, check_parity
-
-#: Called with (steps done, total steps) as training goes.
-ProgressFn = Callable[[int, int], None]
 
 RUN_FILES = ("metrics.json", "parity.json", "train_manifest.json", "loss.png")
 _VERSIONED = ("torch", "transformers", "trl", "peft", "accelerate", "unsloth", "bitsandbytes")
@@ -80,16 +77,18 @@ def train(
     config = recipe.train
     if config is None:
         raise UsageError(f"recipe {recipe.name!r} has no train: section")
-    base = base_model or config.base_model
+    base, parent = _starting_model(config, base_model)
     _prepare_run_dir(run_dir, overwrite)
-    train_set, eval_set, dataset_manifest = load_sft_splits(dataset_dir, config.assistant_only_loss)
+    train_set, eval_set, dataset_manifest = _splits(config, dataset_dir)
     backend = select_backend(config.backend)
     started = time.perf_counter()
     model, tokenizer = backend.load(base, config)
+    backend.prepare_trainer(config.method)
+    reserve = config.grpo.max_completion_length if config.method == "grpo" else 0
     lengths = {}
     for name in ("train", "validation"):
         split = train_set if name == "train" else eval_set
-        kept, dropped, longest = drop_too_long(split, tokenizer, config.max_seq_length)
+        kept, dropped, longest = drop_too_long(split, tokenizer, config.max_seq_length, reserve)
         if len(kept) == 0:
             raise UsageError(
                 f"every {name} example is longer than train.max_seq_length "
@@ -99,9 +98,12 @@ def train(
             )
         lengths[name] = {"rows": len(kept), "dropped_too_long": dropped, "longest": longest}
         train_set, eval_set = (kept, eval_set) if name == "train" else (train_set, kept)
-    trainer = _trainer(model, tokenizer, config, train_set, eval_set, run_dir, max_steps, progress)
+    trainer = build_trainer(
+        recipe, model, tokenizer, train_set, eval_set, run_dir, max_steps, cuda_available(), progress
+    )
     trained = trainer.train()
-    final_eval = trainer.evaluate()
+    # GRPO evaluates by sampling, as dear as training: its log of rewards tells its progress.
+    final_eval = trainer.evaluate() if config.method != "grpo" else {}
     wall = time.perf_counter() - started
 
     adapter_dir, merged_dir = run_dir / "adapter", run_dir / "merged"
@@ -119,7 +121,9 @@ def train(
     plot_losses(metrics, run_dir / "loss.png")
     _write_json(
         run_dir / "train_manifest.json",
-        _manifest(recipe, config, base, backend, dataset_dir, dataset_manifest, max_steps, parity),
+        _manifest(
+            recipe, config, base, parent, backend, dataset_dir, dataset_manifest, max_steps, parity
+        ),
     )
     if not parity.passed:
         raise TrainError(
@@ -127,6 +131,42 @@ def train(
             f"adapter: {parity.summary()}; do not publish it"
         )
     return TrainResult(run_dir=run_dir, backend=backend.name, metrics=metrics, parity=parity)
+
+
+def _starting_model(config: TrainConfig, override: str | None) -> tuple[str, dict[str, Any] | None]:
+    """The model a run starts from, and the run it continues (`train.init_from`), if any.
+
+    Raises:
+        UsageError: `init_from` is not a finished training run.
+    """
+    if override is not None or config.init_from is None:
+        return override or config.base_model, None
+    parent = Path(config.init_from)
+    manifest = parent / "train_manifest.json"
+    if not (parent / "merged").is_dir() or not manifest.exists():
+        raise UsageError(
+            f"train.init_from: {parent} is not a finished fin-factory training run (it needs "
+            "merged/ and train_manifest.json); train it first"
+        )
+    parity = json.loads((parent / "parity.json").read_text(encoding="utf-8"))
+    if not parity.get("passed"):
+        raise UsageError(f"train.init_from: the merged model of {parent} failed its parity gate")
+    info = json.loads(manifest.read_text(encoding="utf-8"))
+    lineage = {
+        "run_dir": str(parent.resolve()),
+        "method": info.get("method", "sft"),
+        "base_model": info.get("base_model"),
+        "manifest_sha256": hashlib.sha256(manifest.read_bytes()).hexdigest(),
+    }
+    return str(parent / "merged"), lineage
+
+
+def _splits(config: TrainConfig, dataset_dir: Path) -> tuple[Any, Any, dict[str, Any]]:
+    if config.method == "dpo":
+        return load_preference_splits(dataset_dir)
+    if config.method == "grpo":
+        return load_rl_splits(dataset_dir)
+    return load_sft_splits(dataset_dir, config.assistant_only_loss)
 
 
 def parity_prompts(eval_set: Any, count: int) -> list[list[dict[str, str]]]:
@@ -149,85 +189,24 @@ def _prepare_run_dir(run_dir: Path, overwrite: bool) -> None:
     run_dir.mkdir(parents=True, exist_ok=True)
 
 
-def sft_config(config: TrainConfig, run_dir: Path, max_steps: int | None, cuda: bool) -> Any:
-    """The trl SFTConfig of a run (one place, shared by every backend)."""
-    import torch
-    from trl import SFTConfig
-
-    bf16 = cuda and torch.cuda.is_bf16_supported()
-    early = config.early_stopping_patience is not None
-    return SFTConfig(
-        output_dir=str(run_dir / "checkpoints"),
-        num_train_epochs=config.epochs,
-        max_steps=max_steps if max_steps is not None else -1,
-        learning_rate=config.learning_rate,
-        per_device_train_batch_size=config.per_device_batch_size,
-        per_device_eval_batch_size=config.per_device_batch_size,
-        gradient_accumulation_steps=config.gradient_accumulation_steps,
-        warmup_steps=config.warmup_ratio,  # a float below 1 is a ratio of the total steps
-        lr_scheduler_type=config.lr_scheduler,
-        weight_decay=config.weight_decay,
-        max_length=config.max_seq_length,
-        packing=config.packing,
-        completion_only_loss=config.assistant_only_loss,
-        eval_strategy="steps",
-        eval_steps=config.eval_steps,
-        # Early stopping restores the best checkpoint, so checkpoints follow the evaluations.
-        save_strategy="steps" if early else "no",
-        save_steps=config.eval_steps,
-        save_total_limit=2 if early else None,
-        load_best_model_at_end=early,
-        metric_for_best_model="eval_loss",
-        greater_is_better=False,
-        logging_steps=1,
-        seed=config.seed,
-        data_seed=config.seed,
-        use_cpu=not cuda,
-        bf16=bf16,
-        fp16=cuda and not bf16,
-        report_to="none",
-        disable_tqdm=True,
-        dataloader_num_workers=0,
-    )
-
-
-def _trainer(
-    model: Any,
-    tokenizer: Any,
-    config: TrainConfig,
-    train_set: Any,
-    eval_set: Any,
-    run_dir: Path,
-    max_steps: int | None,
-    progress: ProgressFn | None,
-) -> Any:
-    from transformers import EarlyStoppingCallback, PrinterCallback, TrainerCallback
-    from trl import SFTTrainer
-
-    class Progress(TrainerCallback):
-        def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-            if progress is not None:
-                progress(state.global_step, state.max_steps)
-
-    callbacks: list[Any] = [Progress()]
-    if config.early_stopping_patience is not None:
-        callbacks.append(EarlyStoppingCallback(config.early_stopping_patience))
-    trainer = SFTTrainer(
-        model=model,
-        args=sft_config(config, run_dir, max_steps, cuda_available()),
-        train_dataset=train_set,
-        eval_dataset=eval_set,
-        processing_class=tokenizer,
-        callbacks=callbacks,
-    )
-    trainer.remove_callback(PrinterCallback)  # our progress bar and metrics.json replace it
-    return trainer
+#: What metrics.json keeps of each training log line (the method's own figures included).
+_LOGGED = (
+    "step",
+    "loss",
+    "learning_rate",
+    "num_tokens",
+    "epoch",
+    "rewards/accuracies",
+    "rewards/margins",
+    "reward",
+    "reward_std",
+)
 
 
 def _metrics(trainer: Any, trained: Any, final_eval: dict[str, Any], wall: float) -> dict[str, Any]:
     history = trainer.state.log_history
     train_log = [
-        {k: row[k] for k in ("step", "loss", "learning_rate", "num_tokens", "epoch") if k in row}
+        {k: row[k] for k in _LOGGED if k in row} | _reward_means(row)
         for row in history
         if "loss" in row
     ]
@@ -238,8 +217,11 @@ def _metrics(trainer: Any, trained: Any, final_eval: dict[str, Any], wall: float
     ]
     tokens = max((row.get("num_tokens", 0) for row in train_log), default=0)
     runtime = float(trained.metrics.get("train_runtime", wall))
-    eval_loss = float(final_eval["eval_loss"])
+    eval_loss = float(final_eval["eval_loss"]) if "eval_loss" in final_eval else None
     stopped_early = trainer.state.global_step < trainer.state.max_steps
+    final: dict[str, Any] = {"train_loss": float(trained.training_loss), "eval_loss": eval_loss}
+    if eval_loss is not None:
+        final["perplexity"] = math.exp(eval_loss) if eval_loss < 700 else math.inf
     return {
         "steps": trainer.state.global_step,
         "max_steps": trainer.state.max_steps,
@@ -247,16 +229,21 @@ def _metrics(trainer: Any, trained: Any, final_eval: dict[str, Any], wall: float
         "best_step": _best_step(trainer.state.best_model_checkpoint),
         "train": train_log,
         "eval": eval_log,
-        "final": {
-            "train_loss": float(trained.training_loss),
-            "eval_loss": eval_loss,
-            "perplexity": math.exp(eval_loss) if eval_loss < 700 else math.inf,
-        },
+        "final": final,
         "tokens_trained": int(tokens),
         "tokens_per_s": round(tokens / runtime, 2) if runtime > 0 else None,
         "train_runtime_s": round(runtime, 3),
         "wall_time_s": round(wall, 3),
         "peak_memory_mib": _peak_memory_mib(),
+    }
+
+
+def _reward_means(row: dict[str, Any]) -> dict[str, float]:
+    """GRPO's mean reward per reward function, as trl logs it (`rewards/<name>/mean`)."""
+    return {
+        key.removeprefix("rewards/").removesuffix("/mean"): float(value)
+        for key, value in row.items()
+        if key.startswith("rewards/") and key.endswith("/mean")
     }
 
 
@@ -314,6 +301,7 @@ def _manifest(
     recipe: RecipeBase,
     config: TrainConfig,
     base_model: str,
+    parent: dict[str, Any] | None,
     backend: TrainBackend,
     dataset_dir: Path,
     dataset_manifest: dict[str, Any],
@@ -324,6 +312,8 @@ def _manifest(
     return {
         "created_at": datetime.now(UTC).replace(microsecond=0).isoformat(),
         "base_model": base_model,
+        "method": config.method,
+        "init_from": parent,
         "backend": backend.name,
         "recipe": {
             "name": recipe.name,

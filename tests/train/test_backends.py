@@ -111,7 +111,7 @@ def test_the_sft_config_on_a_gpu_uses_bf16_and_no_cpu_flag(monkeypatch, tmp_path
     import torch
     import transformers.training_args as training_args
 
-    from factory.train.run import sft_config
+    from factory.train.methods import sft_config
 
     # What a bf16-capable GPU reports (TrainingArguments checks the hardware it is built on).
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)

@@ -130,7 +130,7 @@ def test_the_merged_model_serves_on_the_cpu_vllm_engine(run):
 def _trainer_batch(tiny_model, dataset, tmp_path, assistant_only: bool):
     from factory.train.backends import HFBackend
     from factory.train.data import load_sft_splits
-    from factory.train.run import _trainer
+    from factory.train.methods import build_trainer
 
     recipe = load_recipe(
         _write(tmp_path, _recipe_text(tiny_model, assistant_only_loss=assistant_only))
@@ -138,7 +138,7 @@ def _trainer_batch(tiny_model, dataset, tmp_path, assistant_only: bool):
     config = recipe.train
     train_set, eval_set, _ = load_sft_splits(dataset, assistant_only)
     model, tokenizer = HFBackend().load(str(tiny_model), config)
-    trainer = _trainer(model, tokenizer, config, train_set, eval_set, tmp_path, 1, None)
+    trainer = build_trainer(recipe, model, tokenizer, train_set, eval_set, tmp_path, 1, False, None)
     batch = next(iter(trainer.get_train_dataloader()))
     return tokenizer, batch
 

@@ -1,0 +1,235 @@
+"""Preference pairs: each verified answer against answers that are wrong for a stated reason.
+
+Written by finalize beside the SFT splits when the recipe has a `preference:` section, as
+`preference/<split>-00000-of-00001.parquet` in trl's conversational preference format:
+
+    id            the example the pair is made from
+    prompt        the system and user messages, as the SFT example has them
+    chosen        [the verified assistant message]
+    rejected      [an assistant message the verifiers refuse]
+    error_class   what is wrong with `rejected` (a corruption class, or the verifier that
+                  refused a teacher's answer)
+    rejected_by   the verifier that refuses `rejected`, and
+    reject_detail what it said (the sentence and claim that failed, for claim checks)
+    source        "corruption" or "reject"
+
+Two sources (`preference.sources`):
+
+- `rejects`: what the run's teacher wrote and the verifiers refused. The chosen answer is the
+  template teacher's answer to the same prompt, itself verified before it is used. Rejects for
+  PII, length, dedup or a teacher failure make no pair: they are not wrong answers to learn
+  from (and a PII reject must never be published). The pair goes to the split of the subject's
+  kept examples, or to train when the subject has none, so no subject spans splits.
+- `corruptions`: the verified answer altered through an error class of
+  factory.verify.mutations (wrong decision, a number moved to another quantity, a comparison
+  turned around, a missing or extra reason, a wrong adverse-action text, a protected attribute
+  as a factor, an invented fact, ...). A corruption is kept only when the verifiers reject it:
+  a corruption the verifiers would accept is not a negative.
+
+Every draw is seeded from the recipe seed and the example id, so the same recipe gives the same
+pairs.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import xxhash
+
+from factory.dataset import PREFERENCE_DIR, SPLITS
+from factory.domains.base import Domain, PolicyBase
+from factory.recipe import RecipeBase
+from factory.teachers.base import row_seed
+from factory.verify import VERIFIER_ORDER, Verdict, verify_example
+from factory.verify import mutations
+
+#: Reject reasons that make no pair: not a wrong answer (teacher, dedup, length) or not to be
+#: published (pii).
+_NOT_NEGATIVES = frozenset({"teacher", "dedup", "length", "pii", "judge"})
+#: Rows read from a split file at a time.
+_BATCH = 2048
+PREFERENCE_SCHEMA: dict[str, Any] = {
+    "id": pl.String,
+    "prompt": pl.List(pl.Struct({"role": pl.String, "content": pl.String})),
+    "chosen": pl.List(pl.Struct({"role": pl.String, "content": pl.String})),
+    "rejected": pl.List(pl.Struct({"role": pl.String, "content": pl.String})),
+    "error_class": pl.String,
+    "rejected_by": pl.String,
+    "reject_detail": pl.String,
+    "source": pl.String,
+}
+
+
+@dataclass
+class PreferenceCounts:
+    """What `write_preference` made: pairs per split and per error class, and the corruptions
+    the verifiers accepted (which were therefore not used)."""
+
+    splits: Counter[str] = field(default_factory=Counter)
+    error_classes: Counter[str] = field(default_factory=Counter)
+    sources: Counter[str] = field(default_factory=Counter)
+    accepted_corruptions: Counter[str] = field(default_factory=Counter)
+    examples_without_negative: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "splits": {s: self.splits[s] for s in SPLITS},
+            "error_classes": dict(sorted(self.error_classes.items())),
+            "sources": dict(sorted(self.sources.items())),
+            "accepted_corruptions": dict(sorted(self.accepted_corruptions.items())),
+            "examples_without_negative": self.examples_without_negative,
+        }
+
+
+class _Judge:
+    """Verifies answers to the cases of one recipe (the recipe's per-example verifiers)."""
+
+    def __init__(self, recipe: RecipeBase) -> None:
+        self.recipe = recipe
+        self.domain: Domain = recipe.domain_impl
+        self.policy: PolicyBase = recipe.policy  # type: ignore[attr-defined]
+        self.known = frozenset(self.domain.reason_texts)
+        # Length is the trainer's business (it drops long pairs openly); dedup is dataset-wide.
+        self.checks = tuple(c for c in recipe.filters.verifiers if c in VERIFIER_ORDER)
+        self.checks = tuple(c for c in self.checks if c != "length")
+
+    def verdict(self, text: str, row: Mapping[str, Any]) -> Verdict:
+        return verify_example(
+            text,
+            decision=row["decision"],
+            reason_codes=row["reason_codes"],
+            known_codes=self.known,
+            facts=self.domain.facts(row, self.policy),
+            checks=self.checks,
+            number_tolerance=self.recipe.filters.number_tolerance,
+        )
+
+
+def write_preference(recipe: RecipeBase, folder: Path) -> PreferenceCounts:
+    """Writes `folder/preference/` from the finished split files and rejects.parquet in
+    `folder` (finalize's staging folder); see the module docstring.
+
+    Returns:
+        The counts for the manifest.
+    """
+    config = recipe.preference
+    assert config is not None
+    judge = _Judge(recipe)
+    counts = PreferenceCounts()
+    classes = mutations.error_classes(config.error_classes)
+    subjects: dict[Any, str] = {}
+    parts: dict[str, list[dict[str, Any]]] = {s: [] for s in SPLITS}
+    subject_column = judge.domain.subject_column
+    for split in SPLITS:
+        for batch in _batches(folder / "data", split):
+            for row in batch.iter_rows(named=True):
+                subjects.setdefault(row[subject_column], split)
+                if "corruptions" in config.sources:
+                    made = _corrupted(row, judge, classes, config.negatives_per_example, counts)
+                    parts[split].extend(made)
+                    counts.examples_without_negative += not made
+    if "rejects" in config.sources:
+        for pair, subject in _from_rejects(folder / "rejects.parquet", recipe, judge):
+            parts[subjects.get(subject, "train")].append(pair)
+    out = folder / PREFERENCE_DIR
+    out.mkdir(parents=True, exist_ok=True)
+    for split, rows in parts.items():
+        if not rows:
+            continue
+        counts.splits[split] += len(rows)
+        for row in rows:
+            counts.error_classes[row["error_class"]] += 1
+            counts.sources[row["source"]] += 1
+        frame = pl.DataFrame(rows, schema=PREFERENCE_SCHEMA)
+        frame.write_parquet(out / f"{split}-00000-of-00001.parquet", compression="zstd")
+    return counts
+
+
+def _batches(data: Path, split: str) -> Iterator[pl.DataFrame]:
+    for path in sorted(data.glob(f"{split}-*.parquet")):
+        yield from pl.read_parquet(path).iter_slices(_BATCH)
+
+
+def _corrupted(
+    row: Mapping[str, Any],
+    judge: _Judge,
+    classes: Sequence[str],
+    wanted: int,
+    counts: PreferenceCounts,
+) -> list[dict[str, Any]]:
+    """Up to `wanted` verified-wrong corruptions of one kept example, each of another class."""
+    chat = row["messages"]
+    answer = chat[-1]["content"]
+    rng = random.Random(xxhash.xxh64_intdigest(f"preference:{row['id']}"))
+    order = list(classes)
+    rng.shuffle(order)
+    made: list[dict[str, Any]] = []
+    for error_class in order:
+        if len(made) == wanted:
+            break
+        altered = mutations.corrupt(answer, row, judge.domain.rule_table(judge.policy), error_class, rng)
+        if altered is None or altered == answer:
+            continue
+        verdict = judge.verdict(altered, row)
+        if verdict.ok:
+            counts.accepted_corruptions[error_class] += 1
+            continue
+        made.append(_pair(row["id"], chat, altered, error_class, verdict, "corruption"))
+    return made
+
+
+def _from_rejects(
+    path: Path, recipe: RecipeBase, judge: _Judge
+) -> Iterator[tuple[dict[str, Any], Any]]:
+    """(pair, subject) for every reject a verifier refused, against the template teacher's
+    verified answer to the same prompt."""
+    if not path.exists():
+        return
+    frame = pl.read_parquet(path)
+    if frame.height == 0 or "generation" not in frame.columns:
+        return
+    frame = frame.filter(
+        pl.col("generation").is_not_null() & ~pl.col("reject_reason").is_in(list(_NOT_NEGATIVES))
+    )
+    task = judge.domain.tasks[recipe.task]  # type: ignore[attr-defined]
+    seed = recipe.profiles.seed  # type: ignore[attr-defined]
+    subject_column = judge.domain.subject_column
+    for row in frame.iter_rows(named=True):
+        index = int(str(row["id"]).rsplit("-", 1)[-1])
+        chosen = task.write(row, judge.policy, random.Random(row_seed(seed, index)))
+        if not judge.verdict(chosen, row).ok:
+            continue
+        refused = judge.verdict(row["generation"], row)
+        if refused.ok:  # refused by a check that is not per-example (a judge, say)
+            continue
+        chat = [*row["messages"][:-1], {"role": "assistant", "content": chosen}]
+        yield (
+            _pair(row["id"], chat, row["generation"], str(row["reject_reason"]), refused, "reject"),
+            row[subject_column],
+        )
+
+
+def _pair(
+    example_id: str,
+    chat: Sequence[Mapping[str, str]],
+    rejected: str,
+    error_class: str,
+    verdict: Verdict,
+    source: str,
+) -> dict[str, Any]:
+    return {
+        "id": example_id,
+        "prompt": [dict(m) for m in chat[:-1]],
+        "chosen": [dict(chat[-1])],
+        "rejected": [{"role": "assistant", "content": rejected}],
+        "error_class": error_class,
+        "rejected_by": verdict.reason,
+        "reject_detail": verdict.detail,
+        "source": source,
+    }
