@@ -133,7 +133,7 @@ def render_first_dataset_card(recipe: RecipeBase, manifest: dict[str, Any]) -> s
         manifest=manifest,
         split_header=["split", "examples", *domain.labels],
         split_rows=_split_rows(manifest, domain.labels),
-        has_answer=recipe.task != "decision_cot",  # type: ignore[attr-defined]
+        has_answer=recipe.task != "decision_cot",
     )
     return str(card)
 
@@ -202,7 +202,7 @@ def render_dataset_card(
         recipe=recipe,
         domain=domain,
         manifest=manifest,
-        task=domain.tasks[recipe.task],  # type: ignore[attr-defined]
+        task=domain.tasks[recipe.task],
         repo_id=repo_id,
         policy_rules=policy_rules(release),
         split_header=["split", "examples", *domain.labels],
@@ -216,7 +216,7 @@ def render_dataset_card(
         waivers=waivers,
         favourable=[label for label in domain.labels if label not in domain.adverse_labels],
         images={"labels": LABELS_PNG, "reasons": REASONS_PNG},
-        has_answer=recipe.task != "decision_cot",  # type: ignore[attr-defined]
+        has_answer=recipe.task != "decision_cot",
     )
     return RenderedCard(
         text=str(card),
@@ -442,7 +442,7 @@ def render_model_card(
         r=release,
         recipe=recipe,
         domain=domain,
-        task=domain.tasks[recipe.task],  # type: ignore[attr-defined]
+        task=domain.tasks[recipe.task],
         model_name=model_name,
         repo_id=repo_id or f"ORG/{model_name}",
         published=repo_id is not None,

@@ -96,8 +96,8 @@ def evaluate(
             "path": str(dataset_dir.resolve()),
             "manifest_sha256": hashlib.sha256(manifest_bytes).hexdigest(),
             "recipe": recipe.name,
-            "domain": recipe.domain,  # type: ignore[attr-defined]
-            "task": recipe.task,  # type: ignore[attr-defined]
+            "domain": recipe.domain,
+            "task": recipe.task,
             "policy_version": manifest.get("policy_version"),
             "split": split,
             "rows": frame.height,
@@ -118,7 +118,7 @@ def evaluate(
     report["model_index"] = model_index_results(
         headline(results["model"]),
         task_type="text-generation",
-        task_name=f"{recipe.domain}/{recipe.task}",  # type: ignore[attr-defined]
+        task_name=f"{recipe.domain}/{recipe.task}",
         dataset_name=recipe.name,
         dataset_type=f"fin-factory/{recipe.name}",
         split=split,
@@ -157,7 +157,7 @@ def score_model(
     expected = frame["decision"].to_list()
     # Recomputed from the row, as the numbers verifier saw them (the `facts` column keeps the
     # values but not which ones a text may show as percentages).
-    policy = recipe.policy  # type: ignore[attr-defined]
+    policy = recipe.policy
     facts = [domain.facts(row, policy) for row in frame.iter_rows(named=True)]
     ids = frame["id"].to_list()
     out: dict[str, Any] = {
@@ -170,7 +170,7 @@ def score_model(
         "perplexity": perplexity(model, conversations),
         "protected_mentions": mention_audit(ids, parsed, domain.protected_columns),
     }
-    if recipe.domain == "fraud":  # type: ignore[attr-defined]
+    if recipe.domain == "fraud":
         out["fraud_errors"] = fraud_error_rates(predicted, expected, labels=domain.labels)
     references = [parse_output(chat[-1]["content"]).answer for chat in conversations]
     if any(r is not None for r in references):
