@@ -18,6 +18,7 @@ from factory.domains.lending import policy as _policy
 from factory.domains.lending.facts import lending_facts
 from factory.domains.lending.policy import REASON_TEXTS, LendingPolicy
 from factory.domains.lending.profiles import LendingDistribution, synthesize
+from factory.domains.lending.rules import builtin_table
 from factory.domains.lending.writer import write_decision_cot
 
 
@@ -61,6 +62,7 @@ class LendingDomain(Domain):
 
     synthesizer = staticmethod(synthesize)
     fact_finder = staticmethod(lending_facts)
+    table_builder = staticmethod(builtin_table)
 
     def decide(self, profiles: pl.DataFrame, policy: PolicyBase) -> pl.DataFrame:
         """Labels applicants; see factory.domains.lending.policy.decide."""
