@@ -76,6 +76,38 @@ class Task:
     system_template: str
     user_template: str
     write: Writer
+    #: the output ends with a customer-facing `<answer>` block after the reasons.
+    has_answer: bool = False
+
+
+@dataclass(frozen=True)
+class RegulatoryNotes:
+    """What a model card says about the law around a domain's outputs (Markdown).
+
+    Attributes:
+        ai_act: the EU AI Act classification of a system built on the model.
+        reasons: the paragraph that introduces the table of reason codes and texts.
+    """
+
+    ai_act: str
+    reasons: str
+
+
+@dataclass(frozen=True)
+class ScreeningMetrics:
+    """A screening domain's error rates, which evaluation reports and the model card leads with.
+
+    Attributes:
+        key: the section of eval.json that holds them.
+        legitimate: the label that lets a case through; every other label flags it.
+        false_positive: how the card names the rate of legitimate cases flagged.
+        false_negative: how the card names the rate of flagged cases let through.
+    """
+
+    key: str
+    legitimate: str
+    false_positive: str
+    false_negative: str
 
 
 class Domain(ABC):
@@ -103,6 +135,8 @@ class Domain(ABC):
     max_principal_reasons: ClassVar[int] = 4
     #: numeric columns `fin-factory inspect` plots by decision (the ones analysts look at first).
     plot_columns: ClassVar[tuple[str, ...]] = ()
+    #: screening error rates evaluation reports (None: the domain is not a screen).
+    screening: ClassVar[ScreeningMetrics | None] = None
 
     #: the domain's vectorised profile generator, called with the keyword arguments of
     #: `synthesize` (its policy and distribution already checked to be the domain's own).
@@ -150,6 +184,15 @@ class Domain(ABC):
         """The numbers an explanation of this row may cite: inputs, derived values, thresholds,
         and values derivable from them (e.g. the gap between DTI and its limit)."""
         return type(self).fact_finder(row, self._own(policy, self.policy_model))
+
+    def regulatory_notes(self) -> RegulatoryNotes:
+        """The model card's regulatory paragraphs for this domain; domains override it."""
+        return RegulatoryNotes(
+            ai_act="The deployer must classify its own use of this model under the EU AI Act "
+            "(Article 6 and Annex III).",
+            reasons="**Reason codes.** The model names at most "
+            f"{self.max_principal_reasons} reason codes, most severe first; the codes and texts:",
+        )
 
     def rule_table(self, policy: PolicyBase) -> RuleTable:
         """The domain's rule table for `policy`: the built-in table with the policy's thresholds

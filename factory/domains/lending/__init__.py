@@ -13,7 +13,7 @@ from typing import ClassVar
 
 import polars as pl
 
-from factory.domains.base import DistributionBase, Domain, PolicyBase, Task
+from factory.domains.base import DistributionBase, Domain, PolicyBase, RegulatoryNotes, Task
 from factory.domains.lending import policy as _policy
 from factory.domains.lending.facts import lending_facts
 from factory.domains.lending.policy import REASON_TEXTS, LendingPolicy
@@ -63,6 +63,22 @@ class LendingDomain(Domain):
     synthesizer = staticmethod(synthesize)
     fact_finder = staticmethod(lending_facts)
     table_builder = staticmethod(builtin_table)
+
+    def regulatory_notes(self) -> RegulatoryNotes:
+        """Credit decisions: high-risk under the AI Act; ECOA / Regulation B reasons."""
+        return RegulatoryNotes(
+            ai_act="This model supports credit decisions about natural persons: a system that "
+            "uses it to\nevaluate creditworthiness or establish a credit score is **high-risk** "
+            "under Annex III, point 5(b),\nand its provider must meet the obligations of Chapter "
+            "III, Section 2 (risk management, data\ngovernance, technical documentation, logging, "
+            "transparency, human oversight, accuracy and\nrobustness) before putting it into "
+            "service.",
+            reasons="**Adverse-action reasons (ECOA / Regulation B).** A creditor that denies "
+            "credit must give the\nspecific principal reasons (12 CFR 1002.9(b)(2)); the official "
+            "commentary notes that more than\nfour reasons is unlikely to help the applicant. The "
+            f"model names at most {self.max_principal_reasons} reason codes, most\nsevere first, "
+            "each with the engine's adverse-action text:",
+        )
 
     def decide(self, profiles: pl.DataFrame, policy: PolicyBase) -> pl.DataFrame:
         """Labels applicants; see factory.domains.lending.policy.decide."""
