@@ -1,8 +1,8 @@
 """Lending: consumer loan applications, underwritten to approve, refer or deny.
 
 The engine computes the monthly payment (standard amortisation), back-end DTI, LTV for
-secured purposes and loan-to-income for unsecured ones, and applies the rules listed in
-factory.domains.lending.policy. The single task, decision_cot, asks for the decision with
+secured purposes and loan-to-income for unsecured ones, and applies the rules of the table in
+factory.domains.lending.rules. The single task, decision_cot, asks for the decision with
 step-by-step reasoning and the principal reasons.
 """
 
@@ -14,11 +14,10 @@ from typing import ClassVar
 import polars as pl
 
 from factory.domains.base import DistributionBase, Domain, PolicyBase, RegulatoryNotes, Task
-from factory.domains.lending import policy as _policy
 from factory.domains.lending.facts import lending_facts
-from factory.domains.lending.policy import REASON_TEXTS, LendingPolicy
+from factory.domains.lending.policy import LendingPolicy
 from factory.domains.lending.profiles import LendingDistribution, synthesize
-from factory.domains.lending.rules import builtin_table
+from factory.domains.lending.rules import REASON_TEXTS, builtin_table
 from factory.domains.lending.writer import write_decision_cot
 
 
@@ -81,11 +80,8 @@ class LendingDomain(Domain):
         )
 
     def decide(self, profiles: pl.DataFrame, policy: PolicyBase) -> pl.DataFrame:
-        """Labels applicants; see factory.domains.lending.policy.decide."""
-        lending = self._own(policy, LendingPolicy)
-        return _policy.decide(
-            profiles, lending, self.policy_version(lending), self.max_principal_reasons
-        )
+        """Labels applicants with the compiled rule table (factory.domains.lending.rules)."""
+        return self.rule_table(policy).decide(profiles)
 
 
 DOMAIN = LendingDomain()

@@ -6,10 +6,13 @@ from `builtin_table`; the thresholds are the recipe's `policy:` values (LendingP
 
 from __future__ import annotations
 
+import dataclasses
+
 import polars as pl
 
 from factory.domains.lending.policy import SECURED_PURPOSES, LendingPolicy
 from factory.domains.rules import Helper, Param, Quantity, Rule, RuleTable
+from factory.domains.rules.expr import exact_divisor
 
 _SECURED = "loan_purpose in [" + ", ".join(f"'{p}'" for p in SECURED_PURPOSES) + "]"
 
@@ -17,7 +20,7 @@ _SECURED = "loan_purpose in [" + ", ".join(f"'{p}'" for p in SECURED_PURPOSES) +
 def _amortized_payment_expr(principal: pl.Expr, apr: pl.Expr, months: pl.Expr) -> pl.Expr:
     # The same float operations, in the same order, as policy.amortized_payment, so the
     # compiled engine's payments equal the numpy engine's to the last bit.
-    rate = apr / 12.0
+    rate = apr / exact_divisor(pl.lit(12.0))
     zero = rate == 0.0
     safe = pl.when(zero).then(1.0).otherwise(rate)
     growth = (1.0 + safe).pow(months)
@@ -418,12 +421,16 @@ def builtin_table(policy: LendingPolicy, version: str, max_reasons: int) -> Rule
         default="approve",
         quantities={q.name: q for q in QUANTITIES},
         params=params,
-        rules=tuple(
-            Rule(**{**rule.__dict__, "severity": i})  # type: ignore[arg-type]
-            for i, rule in enumerate(RULES)
-        ),
+        rules=tuple(dataclasses.replace(rule, severity=i) for i, rule in enumerate(RULES)),
         helpers=HELPERS,
         decision_words=DECISION_WORDS,
         version=version,
         max_reasons=max_reasons,
     )
+
+
+#: Reason code -> adverse-action text, in severity order (no digits, so the numbers verifier
+#: never reads them).
+REASON_TEXTS: dict[str, str] = {rule.code: rule.text for rule in RULES}
+REASON_ORDER: tuple[str, ...] = tuple(REASON_TEXTS)
+DENY_CODES: frozenset[str] = frozenset(rule.code for rule in RULES if rule.outcome == "deny")
