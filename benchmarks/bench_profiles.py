@@ -27,8 +27,8 @@ from faker import Faker
 from factory.domains import get_domain
 from factory.domains._pools import value_pools
 from factory.domains.lending import LendingDistribution, LendingPolicy
-from factory.domains.lending.policy import REASON_ORDER
 from factory.domains.lending.profiles import AGE_BANDS, MARITAL_STATUSES
+from factory.domains.lending.rules import REASON_ORDER
 
 LOCALE, SEED = "en_US", 0
 RSS_ROWS = 1_000_000

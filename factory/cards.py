@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from huggingface_hub import DatasetCard, DatasetCardData, EvalResult, ModelCard, ModelCardData
 
 from factory.dataset import PREFERENCE_DIR
+from factory.domains import Domain
 from factory.recipe import RecipeBase
 
 if TYPE_CHECKING:
@@ -143,7 +144,7 @@ def render_first_dataset_card(recipe: RecipeBase, manifest: dict[str, Any]) -> s
         manifest=manifest,
         split_header=["split", "examples", *domain.labels],
         split_rows=_split_rows(manifest, domain.labels),
-        has_answer=recipe.task != "decision_cot",  # type: ignore[attr-defined]
+        has_answer=domain.tasks[recipe.task].has_answer,
     )
     return str(card)
 
@@ -212,7 +213,7 @@ def render_dataset_card(
         recipe=recipe,
         domain=domain,
         manifest=manifest,
-        task=domain.tasks[recipe.task],  # type: ignore[attr-defined]
+        task=domain.tasks[recipe.task],
         repo_id=repo_id,
         policy_rules=policy_rules(release),
         split_header=["split", "examples", *domain.labels],
@@ -226,7 +227,7 @@ def render_dataset_card(
         waivers=waivers,
         favourable=[label for label in domain.labels if label not in domain.adverse_labels],
         images={"labels": LABELS_PNG, "reasons": REASONS_PNG},
-        has_answer=recipe.task != "decision_cot",  # type: ignore[attr-defined]
+        has_answer=domain.tasks[recipe.task].has_answer,
     )
     return RenderedCard(
         text=str(card),
@@ -452,7 +453,7 @@ def render_model_card(
         r=release,
         recipe=recipe,
         domain=domain,
-        task=domain.tasks[recipe.task],  # type: ignore[attr-defined]
+        task=domain.tasks[recipe.task],
         model_name=model_name,
         repo_id=repo_id or f"ORG/{model_name}",
         published=repo_id is not None,
@@ -463,7 +464,7 @@ def render_model_card(
         metrics=release.metrics,
         parity=release.parity,
         evaluation=evaluation,
-        headline=_headline_rows(evaluation),
+        headline=_headline_rows(evaluation, domain),
         fairness=fairness_rows(
             evaluation.get("model", {}).get("fairness", {}), threshold, waivers, "model"
         ),
@@ -472,14 +473,24 @@ def render_model_card(
         waivers=waivers,
         example=_example(release.dataset.example),
         reason_texts=domain.reason_texts,
+        notes=domain.regulatory_notes(),
         adverse=sorted(domain.adverse_labels),
         images=images,
     )
     return RenderedCard(text=str(card), images=images)
 
 
-def _headline_rows(evaluation: Mapping[str, Any]) -> list[list[str]]:
+def _headline_rows(evaluation: Mapping[str, Any], domain: Domain) -> list[list[str]]:
     """(metric, model, baseline) rows from eval.json, each rate with its interval and n."""
+    screening = domain.screening
+    screening_names = (
+        {
+            f"{screening.key}.false_positive_rate": screening.false_positive,
+            f"{screening.key}.false_negative_rate": screening.false_negative,
+        }
+        if screening
+        else {}
+    )
     names = {
         "parse_rate": "parse rate",
         "decisions.accuracy": "decision accuracy",
@@ -487,8 +498,7 @@ def _headline_rows(evaluation: Mapping[str, Any]) -> list[list[str]]:
         "reasons.precision": "reason precision",
         "reasons.recall": "reason recall",
         "faithfulness.numbers": "numbers faithful to the engine",
-        "fraud_errors.false_positive_rate": "false positive rate (legitimate blocked or held)",
-        "fraud_errors.false_negative_rate": "false negative rate (fraud allowed)",
+        **screening_names,
         "rougeL.f1": "ROUGE-L F1",
         "bertscore.f1": "BERTScore F1 (all-MiniLM-L6-v2; not comparable with roberta-large)",
         "perplexity.perplexity": "perplexity of the references",

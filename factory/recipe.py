@@ -31,6 +31,7 @@ from pydantic import (
 from pydantic.json_schema import SkipJsonSchema
 
 from factory.domains import Domain, domain_names, get_domain
+from factory.domains.base import DistributionBase, PolicyBase
 from factory.errors import RecipeError
 
 RECIPES_DIR = Path(__file__).resolve().parent.parent / "recipes"
@@ -71,6 +72,12 @@ class ProfilesBase(_Section):
         if value not in AVAILABLE_LOCALES:
             raise ValueError(f"unknown Faker locale {value!r} (e.g. en_US, en_GB, de_DE, fr_FR)")
         return value
+
+    # Typed here so code reading it is checked; each domain's recipe model narrows the type to
+    # its own distribution model (recipe_model).
+    distribution: DistributionBase = Field(
+        default_factory=DistributionBase, description="Distribution knobs of the profiles."
+    )
 
 
 class LLMSettings(_Section):
@@ -439,9 +446,17 @@ class RecipeBase(_Section):
         None, exclude=True, description="The file the recipe was loaded from."
     )
 
+    # Declared here, with the base types, so mypy checks the code that reads them; each domain's
+    # recipe model (recipe_model) narrows them to its own literals and models. Declared last so
+    # the fields keep the order they have in every recipe model.
+    domain: str = Field(..., description="Domain registry key.")
+    task: str = Field(..., description="Task of the domain.")
+    profiles: ProfilesBase = Field(..., description="How many profiles and how.")
+    policy: PolicyBase = Field(..., description="Thresholds of the policy engine.")
+
     @property
     def domain_impl(self) -> Domain:
-        return get_domain(self.domain)  # type: ignore[attr-defined]
+        return get_domain(self.domain)
 
     def content_hash(self) -> str:
         """sha256 of the validated recipe (defaults filled in), for lineage. `execution` is left

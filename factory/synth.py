@@ -33,15 +33,15 @@ def plan_shards(count: int, shard_size: int) -> list[Shard]:
 
 
 def recipe_shards(recipe: RecipeBase) -> list[Shard]:
-    profiles = recipe.profiles  # type: ignore[attr-defined]
+    profiles = recipe.profiles
     return plan_shards(profiles.count, profiles.shard_size)
 
 
 def labelled_shard(recipe: RecipeBase, shard: Shard) -> pl.DataFrame:
     """Synthesizes one shard of profiles and labels it with the recipe's policy."""
     domain = recipe.domain_impl
-    profiles = recipe.profiles  # type: ignore[attr-defined]
-    policy = recipe.policy  # type: ignore[attr-defined]
+    profiles = recipe.profiles
+    policy = recipe.policy
     frame = domain.synthesize(
         shard.size,
         seed=profiles.seed,

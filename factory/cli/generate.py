@@ -61,7 +61,7 @@ def generate(
     loaded = loaded.with_fields(execution=engine)
     folder = output or Path("out") / loaded.name
     with progress() as bar:
-        task = bar.add_task(f"{loaded.name}", total=loaded.profiles.count)  # type: ignore[attr-defined]
+        task = bar.add_task(f"{loaded.name}", total=loaded.profiles.count)
 
         def on_progress(done: int, total: int) -> None:
             bar.update(task, completed=done, total=total)

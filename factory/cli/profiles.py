@@ -33,7 +33,7 @@ def profiles(
     path = output or Path("out") / loaded.name / "profiles.parquet"
     table_format(path)
     shards = recipe_shards(loaded)
-    total = loaded.profiles.count  # type: ignore[attr-defined]
+    total = loaded.profiles.count
     started = time.perf_counter()
     with progress() as bar:
         task = bar.add_task(f"{loaded.name} profiles", total=total)

@@ -25,9 +25,9 @@ def recipe_rows() -> list[dict[str, str]]:
         rows.append(
             {
                 "name": recipe.name,
-                "domain": recipe.domain,  # type: ignore[attr-defined]
-                "task": recipe.task,  # type: ignore[attr-defined]
-                "profiles": f"{recipe.profiles.count:,}",  # type: ignore[attr-defined]
+                "domain": recipe.domain,
+                "task": recipe.task,
+                "profiles": f"{recipe.profiles.count:,}",
                 "teacher": recipe.teacher.backend,
                 "description": recipe.description,
                 "file": f"recipes/{path.name}",
@@ -93,8 +93,7 @@ def validate(
             err.print(f"error: {error}", markup=False)
             continue
         out.print(
-            f"ok {path} ({recipe.domain}/{recipe.task}, "  # type: ignore[attr-defined]
-            f"{recipe.profiles.count:,} profiles)",  # type: ignore[attr-defined]
+            f"ok {path} ({recipe.domain}/{recipe.task}, {recipe.profiles.count:,} profiles)",
             markup=False,
         )
     if failed:

@@ -16,11 +16,14 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, NamedTuple
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
 import numpy as np
 import polars as pl
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, PrivateAttr
+
+if TYPE_CHECKING:
+    from factory.domains.rules import RuleTable
 
 
 class Fact(NamedTuple):
@@ -40,6 +43,10 @@ class PolicyBase(BaseModel):
     """Base of every domain's policy thresholds (the recipe's `policy:` section)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # (id of the policy it was built for, the table): model_copy copies private attributes,
+    # so the id tells a copy (whose fields may differ) from the object the table was built for.
+    _rule_table: Any = PrivateAttr(None)
 
 
 class DistributionBase(BaseModel):
@@ -69,6 +76,38 @@ class Task:
     system_template: str
     user_template: str
     write: Writer
+    #: the output ends with a customer-facing `<answer>` block after the reasons.
+    has_answer: bool = False
+
+
+@dataclass(frozen=True)
+class RegulatoryNotes:
+    """What a model card says about the law around a domain's outputs (Markdown).
+
+    Attributes:
+        ai_act: the EU AI Act classification of a system built on the model.
+        reasons: the paragraph that introduces the table of reason codes and texts.
+    """
+
+    ai_act: str
+    reasons: str
+
+
+@dataclass(frozen=True)
+class ScreeningMetrics:
+    """A screening domain's error rates, which evaluation reports and the model card leads with.
+
+    Attributes:
+        key: the section of eval.json that holds them.
+        legitimate: the label that lets a case through; every other label flags it.
+        false_positive: how the card names the rate of legitimate cases flagged.
+        false_negative: how the card names the rate of flagged cases let through.
+    """
+
+    key: str
+    legitimate: str
+    false_positive: str
+    false_negative: str
 
 
 class Domain(ABC):
@@ -96,12 +135,17 @@ class Domain(ABC):
     max_principal_reasons: ClassVar[int] = 4
     #: numeric columns `fin-factory inspect` plots by decision (the ones analysts look at first).
     plot_columns: ClassVar[tuple[str, ...]] = ()
+    #: screening error rates evaluation reports (None: the domain is not a screen).
+    screening: ClassVar[ScreeningMetrics | None] = None
 
     #: the domain's vectorised profile generator, called with the keyword arguments of
     #: `synthesize` (its policy and distribution already checked to be the domain's own).
     synthesizer: ClassVar[Callable[..., pl.DataFrame]]
     #: the domain's citeable numbers: (row, the domain's policy) -> facts.
     fact_finder: ClassVar[Callable[..., dict[str, Fact]]]
+    #: the domain's built-in rule table: (policy, policy_version, max_reasons) -> RuleTable;
+    #: None for a domain whose policy is not a table yet.
+    table_builder: ClassVar[Callable[..., RuleTable] | None] = None
 
     def synthesize(
         self,
@@ -140,6 +184,38 @@ class Domain(ABC):
         """The numbers an explanation of this row may cite: inputs, derived values, thresholds,
         and values derivable from them (e.g. the gap between DTI and its limit)."""
         return type(self).fact_finder(row, self._own(policy, self.policy_model))
+
+    def regulatory_notes(self) -> RegulatoryNotes:
+        """The model card's regulatory paragraphs for this domain; domains override it."""
+        return RegulatoryNotes(
+            ai_act="The deployer must classify its own use of this model under the EU AI Act "
+            "(Article 6 and Annex III).",
+            reasons="**Reason codes.** The model names at most "
+            f"{self.max_principal_reasons} reason codes, most severe first; the codes and texts:",
+        )
+
+    def rule_table(self, policy: PolicyBase) -> RuleTable:
+        """The domain's rule table for `policy`: the built-in table with the policy's thresholds
+        plus the recipe's YAML extensions (already validated). Built once per policy object.
+
+        Raises:
+            NotImplementedError: the domain declares no table (`table_builder` is None).
+        """
+        policy = self._own(policy, self.policy_model)
+        cached = policy._rule_table
+        if cached is not None and cached[0] == id(policy):
+            table: RuleTable = cached[1]
+            return table
+        builder = type(self).table_builder
+        if builder is None:
+            raise NotImplementedError(f"the {self.name} domain has no rule table")
+        from factory.domains.rules.extend import extend_table
+
+        table = extend_table(
+            builder(policy, self.policy_version(policy), self.max_principal_reasons), policy
+        )
+        policy._rule_table = (id(policy), table)
+        return table
 
     def _own(self, value: Any, kind: type) -> Any:
         """`value`, checked to be this domain's policy or distribution model."""

@@ -263,14 +263,14 @@ class ErrorRates:
     excluded: int
 
 
-def fraud_error_rates(
+def screening_error_rates(
     predicted: Sequence[str | None],
     expected: Sequence[str],
     *,
     labels: Sequence[str],
-    legitimate: str = "allow",
+    legitimate: str,
 ) -> ErrorRates:
-    """False positive and false negative rates of a fraud screen.
+    """False positive and false negative rates of a screen (the domain's `screening`).
 
     A case is flagged when its label is any label but `legitimate` (fraud: "review" or
     "block", both of which stop the cardholder's transaction). An output without a domain

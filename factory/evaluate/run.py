@@ -13,6 +13,7 @@ import json
 import os
 import platform
 from collections.abc import Callable
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -35,10 +36,10 @@ from factory.evaluate.generation import BACKENDS, generate_answers, perplexity
 from factory.evaluate.metrics import (
     decision_metrics,
     faithfulness,
-    fraud_error_rates,
     model_index_results,
     parse_rate,
     reason_agreement,
+    screening_error_rates,
 )
 from factory.output import ParsedOutput, parse_output
 from factory.pipeline.prompts import prompt_builder
@@ -96,13 +97,15 @@ def evaluate(
             "path": str(dataset_dir.resolve()),
             "manifest_sha256": hashlib.sha256(manifest_bytes).hexdigest(),
             "recipe": recipe.name,
-            "domain": recipe.domain,  # type: ignore[attr-defined]
-            "task": recipe.task,  # type: ignore[attr-defined]
+            "domain": recipe.domain,
+            "task": recipe.task,
             "policy_version": manifest.get("policy_version"),
             "split": split,
             "rows": frame.height,
         },
         "backend": backend,
+        # Which section holds the domain's screening error rates, for readers of the report.
+        "screening": asdict(domain.screening) if domain.screening else None,
         "decoding": {"greedy": True, "max_new_tokens": max_new_tokens},
         "engine_labels_fairness": jsonable(
             fairness_audit(
@@ -116,9 +119,9 @@ def evaluate(
         "versions": _versions(),
     }
     report["model_index"] = model_index_results(
-        headline(results["model"]),
+        headline(results["model"], domain.screening.key if domain.screening else None),
         task_type="text-generation",
-        task_name=f"{recipe.domain}/{recipe.task}",  # type: ignore[attr-defined]
+        task_name=f"{recipe.domain}/{recipe.task}",
         dataset_name=recipe.name,
         dataset_type=f"fin-factory/{recipe.name}",
         split=split,
@@ -157,7 +160,7 @@ def score_model(
     expected = frame["decision"].to_list()
     # Recomputed from the row, as the numbers verifier saw them (the `facts` column keeps the
     # values but not which ones a text may show as percentages).
-    policy = recipe.policy  # type: ignore[attr-defined]
+    policy = recipe.policy
     facts = [domain.facts(row, policy) for row in frame.iter_rows(named=True)]
     ids = frame["id"].to_list()
     out: dict[str, Any] = {
@@ -170,8 +173,10 @@ def score_model(
         "perplexity": perplexity(model, conversations),
         "protected_mentions": mention_audit(ids, parsed, domain.protected_columns),
     }
-    if recipe.domain == "fraud":  # type: ignore[attr-defined]
-        out["fraud_errors"] = fraud_error_rates(predicted, expected, labels=domain.labels)
+    if domain.screening is not None:
+        out[domain.screening.key] = screening_error_rates(
+            predicted, expected, labels=domain.labels, legitimate=domain.screening.legitimate
+        )
     references = [parse_output(chat[-1]["content"]).answer for chat in conversations]
     if any(r is not None for r in references):
         from factory.evaluate.similarity import bertscore, rouge_l
@@ -271,8 +276,13 @@ def model_identity(model: str) -> dict[str, Any]:
     return identity
 
 
-def headline(scored: dict[str, Any]) -> dict[str, Any]:
-    """The figures a model card leads with, as {metric type: Rate | value}."""
+def headline(scored: dict[str, Any], screening: str | None = None) -> dict[str, Any]:
+    """The figures a model card leads with, as {metric type: Rate | value}.
+
+    Args:
+        scored: one model's section of the report.
+        screening: the section holding the domain's screening error rates, if it has them.
+    """
     decisions = scored["decisions"]
     figures: dict[str, Any] = {
         "parse_rate": scored["parse_rate"]["value"],
@@ -282,9 +292,9 @@ def headline(scored: dict[str, Any]) -> dict[str, Any]:
         "reason_recall": scored["reasons"]["recall"]["value"],
         "faithfulness": scored["faithfulness"]["numbers"]["value"],
     }
-    if "fraud_errors" in scored:
-        figures["false_positive_rate"] = scored["fraud_errors"]["false_positive_rate"]["value"]
-        figures["false_negative_rate"] = scored["fraud_errors"]["false_negative_rate"]["value"]
+    if screening is not None and screening in scored:
+        figures["false_positive_rate"] = scored[screening]["false_positive_rate"]["value"]
+        figures["false_negative_rate"] = scored[screening]["false_negative_rate"]["value"]
     for name in ("rougeL", "bertscore"):
         if name in scored:
             figures[name] = scored[name]["f1"]["value"]

@@ -212,7 +212,7 @@ def _assign_splits(verdicts: pl.DataFrame, recipe: RecipeBase, subject: str) -> 
     deterministic and unrelated to row order. Adds `split` ('' for rejected rows).
     """
     fractions = recipe.split
-    seed = recipe.profiles.seed  # type: ignore[attr-defined]
+    seed = recipe.profiles.seed
     ranks = {label: i for i, label in enumerate(recipe.domain_impl.labels)}
     kept = verdicts.filter(pl.col("verdict") == KEPT)
     subjects = (
@@ -302,7 +302,7 @@ def _write_rows(
 
     Returns the row count per split and the reason-code counts of the kept rows.
     """
-    seed = recipe.profiles.seed  # type: ignore[attr-defined]
+    seed = recipe.profiles.seed
     prefix = f"{recipe.name}-s{seed}-"
     writers = _SplitWriters(staging)
     splits: Counter[str] = Counter()
@@ -332,8 +332,8 @@ def _write_rows(
             ]
             rows = frame.with_columns(
                 id=pl.lit(prefix) + pl.col("_index").cast(pl.String).str.zfill(8),
-                domain=pl.lit(recipe.domain),  # type: ignore[attr-defined]
-                task=pl.lit(recipe.task),  # type: ignore[attr-defined]
+                domain=pl.lit(recipe.domain),
+                task=pl.lit(recipe.task),
             )
             columns = [*LEAD_COLUMNS, *profile_columns, *TAIL_COLUMNS, *judge_columns]
             parts = {}
@@ -401,7 +401,7 @@ def build_manifest(recipe: RecipeBase, identity: dict[str, Any], **parts: Any) -
         verifiers[name] = {"checked": reaching, "passed": reaching - rejected, "rejected": rejected}
         reaching -= rejected
     domain = recipe.domain_impl
-    policy = recipe.policy  # type: ignore[attr-defined]
+    policy = recipe.policy
     return {
         "run": identity,
         "created_at": _now(),
@@ -411,9 +411,9 @@ def build_manifest(recipe: RecipeBase, identity: dict[str, Any], **parts: Any) -
             "sha256": recipe.content_hash(),
             "content": recipe.model_dump(mode="json"),
         },
-        "domain": recipe.domain,  # type: ignore[attr-defined]
-        "task": recipe.task,  # type: ignore[attr-defined]
-        "seed": recipe.profiles.seed,  # type: ignore[attr-defined]
+        "domain": recipe.domain,
+        "task": recipe.task,
+        "seed": recipe.profiles.seed,
         "policy_version": domain.policy_version(policy),
         "policy": policy.model_dump(mode="json"),
         "teacher": {

@@ -129,8 +129,8 @@ def prompt_builder(recipe: RecipeBase) -> PromptBuilder:
     domain = recipe.domain_impl
     return PromptBuilder(
         domain,
-        domain.tasks[recipe.task],  # type: ignore[attr-defined]
-        recipe.policy,  # type: ignore[attr-defined]
+        domain.tasks[recipe.task],
+        recipe.policy,
         system_override=recipe.prompts.system,
         user_override=recipe.prompts.user,
     )
@@ -169,9 +169,9 @@ class TeacherPrompts:
 
     def __init__(self, recipe: RecipeBase) -> None:
         self._domain = recipe.domain_impl
-        self._task = self._domain.tasks[recipe.task]  # type: ignore[attr-defined]
-        self._policy: PolicyBase = recipe.policy  # type: ignore[attr-defined]
-        self._seed: int = recipe.profiles.seed  # type: ignore[attr-defined]
+        self._task = self._domain.tasks[recipe.task]
+        self._policy: PolicyBase = recipe.policy
+        self._seed: int = recipe.profiles.seed
         self._student = prompt_builder(recipe)
         self.mode = recipe.teacher.mode
         self._system_path = recipe.prompts.teacher_system or (

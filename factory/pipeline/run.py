@@ -66,9 +66,9 @@ def run_identity(recipe: RecipeBase) -> dict[str, Any]:
     return {
         "recipe": recipe.name,
         "recipe_sha256": recipe.data_hash(),
-        "count": recipe.profiles.count,  # type: ignore[attr-defined]
-        "seed": recipe.profiles.seed,  # type: ignore[attr-defined]
-        "shard_size": recipe.profiles.shard_size,  # type: ignore[attr-defined]
+        "count": recipe.profiles.count,
+        "seed": recipe.profiles.seed,
+        "shard_size": recipe.profiles.shard_size,
         "teacher": recipe.teacher.backend,
         "fin_factory": __version__,
     }
@@ -140,7 +140,7 @@ def _run(
         start_fork_server()
     _check_prompts(recipe)
     _write_json(work / RUN_FILE, identity)
-    total = recipe.profiles.count  # type: ignore[attr-defined]
+    total = recipe.profiles.count
     if pending:
         done_rows = total - sum(s.size for s in pending)
         _run_pipeline(recipe, work, pending, shards, progress, done_rows)
@@ -192,7 +192,7 @@ def build_pipeline(
     """
 
     data = recipe.model_dump(mode="json")
-    batch = recipe.profiles.shard_size  # type: ignore[attr-defined]
+    batch = recipe.profiles.shard_size
     pools = os.environ.get(POOL_CACHE_ENV)
     pool_cache = str(Path(pools).resolve()) if pools else None
     todo = [{"index": s.index, "offset": s.offset, "size": s.size} for s in pending]

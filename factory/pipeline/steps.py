@@ -272,7 +272,7 @@ def verify_shard(
     the prompt templates).
     """
     domain: Domain = recipe.domain_impl
-    policy: PolicyBase = recipe.policy  # type: ignore[attr-defined]
+    policy: PolicyBase = recipe.policy
     filters = recipe.filters
     checks = frozenset(filters.verifiers)
     known = frozenset(domain.reason_texts)

@@ -28,10 +28,10 @@ def build_teacher(recipe: RecipeBase) -> LLM:
     teacher = recipe.teacher
     if teacher.backend == "template":
         return TemplateTeacher(
-            domain=recipe.domain,  # type: ignore[attr-defined]
-            task=recipe.task,  # type: ignore[attr-defined]
-            policy=recipe.policy.model_dump(mode="json"),  # type: ignore[attr-defined]
-            seed=recipe.profiles.seed,  # type: ignore[attr-defined]
+            domain=recipe.domain,
+            task=recipe.task,
+            policy=recipe.policy.model_dump(mode="json"),
+            seed=recipe.profiles.seed,
         )
     return build_llm(teacher, teacher.backend, recipe, role="teacher", mode=teacher.mode)
 
@@ -49,7 +49,7 @@ def build_llm(
 ) -> ChatLLM:
     """An LLM backend from a teacher or judge section."""
     assert settings.model is not None  # the recipe schema requires it for LLM backends
-    seed = settings.seed if settings.seed is not None else recipe.profiles.seed  # type: ignore[attr-defined]
+    seed = settings.seed if settings.seed is not None else recipe.profiles.seed
     common = {
         "model": settings.model,
         "temperature": settings.temperature,

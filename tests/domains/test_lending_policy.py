@@ -10,13 +10,8 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from factory.domains import get_domain
-from factory.domains.lending.policy import (
-    DENY_CODES,
-    REASON_ORDER,
-    REASON_TEXTS,
-    LendingPolicy,
-    amortized_payment,
-)
+from factory.domains.lending.policy import LendingPolicy, amortized_payment
+from factory.domains.lending.rules import DENY_CODES, REASON_ORDER, REASON_TEXTS
 
 DOMAIN = get_domain("lending")
 POLICY = LendingPolicy()

@@ -16,11 +16,11 @@ from factory.evaluate.metrics import (
     Rate,
     decision_metrics,
     faithfulness,
-    fraud_error_rates,
     import_evaluate_dependency,
     model_index_results,
     parse_rate,
     reason_agreement,
+    screening_error_rates,
     wilson_interval,
 )
 from factory.output import ParsedOutput, parse_output, render_output
@@ -185,11 +185,11 @@ def test_fraud_labels_match_the_legitimate_default():
     assert domain.adverse_labels == set(domain.labels) - {"allow"}
 
 
-def test_fraud_error_rates_hand_made_case():
+def test_screening_error_rates_hand_made_case():
     labels = get_domain("fraud").labels
     expected = ["allow", "allow", "allow", "allow", "review", "block", "block"]
     predicted = ["allow", "review", "block", None, "allow", "block", "review"]
-    rates = fraud_error_rates(predicted, expected, labels=labels)
+    rates = screening_error_rates(predicted, expected, labels=labels, legitimate="allow")
     # legitimate: 3 with a decision, 2 reviewed or blocked
     assert (rates.false_positive_rate.successes, rates.false_positive_rate.n) == (2, 3)
     # flagged by the engine: 3, 1 allowed (review -> allow); block -> review still stops it
@@ -198,17 +198,19 @@ def test_fraud_error_rates_hand_made_case():
     assert rates.legitimate == "allow"
 
 
-def test_fraud_error_rates_edge_cases():
+def test_screening_error_rates_edge_cases():
     labels = ("allow", "review", "block")
-    only_legit = fraud_error_rates(["allow", "allow"], ["allow", "allow"], labels=labels)
+    only_legit = screening_error_rates(
+        ["allow", "allow"], ["allow", "allow"], labels=labels, legitimate="allow"
+    )
     assert only_legit.false_positive_rate.value == 0.0
     assert only_legit.false_negative_rate.value is None
-    empty = fraud_error_rates([], [], labels=labels)
+    empty = screening_error_rates([], [], labels=labels, legitimate="allow")
     assert empty.false_positive_rate.n == empty.false_negative_rate.n == 0
-    unparsed = fraud_error_rates([None], ["block"], labels=labels)
+    unparsed = screening_error_rates([None], ["block"], labels=labels, legitimate="allow")
     assert unparsed.excluded == 1 and unparsed.false_negative_rate.n == 0
     with pytest.raises(ValueError, match="not among the labels"):
-        fraud_error_rates(["allow"], ["allow"], labels=labels, legitimate="approve")
+        screening_error_rates(["allow"], ["allow"], labels=labels, legitimate="approve")
 
 
 # Reasons ----------------------------------------------------------------------------------------

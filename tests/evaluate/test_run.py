@@ -108,6 +108,12 @@ def test_fraud_reports_false_positive_and_negative_rates(tmp_path, tiny_model, m
     errors = report["model"]["fraud_errors"]
     assert errors["false_positive_rate"]["value"] in (0.0, None)
     assert errors["false_negative_rate"]["value"] in (0.0, None)
+    # The domain names the section and the label that lets a case through; the headline
+    # figures the model card leads with include both rates.
+    assert report["screening"]["key"] == "fraud_errors"
+    assert report["screening"]["legitimate"] == "allow"
+    metrics = {m["type"] for entry in report["model_index"] for m in entry["metrics"]}
+    assert {"false_positive_rate", "false_negative_rate"} <= metrics
 
 
 @pytest.mark.parametrize("backend", ["transformers", "vllm"])

@@ -13,7 +13,7 @@ from typing import ClassVar
 
 import polars as pl
 
-from factory.domains.base import DistributionBase, Domain, PolicyBase, Task
+from factory.domains.base import DistributionBase, Domain, PolicyBase, RegulatoryNotes, Task
 from factory.domains.credit_report import engine
 from factory.domains.credit_report.facts import credit_report_facts
 from factory.domains.credit_report.policy import (
@@ -63,6 +63,7 @@ class CreditReportDomain(Domain):
             system_template="summary.system.jinja2",
             user_template="summary.user.jinja2",
             write=write_summary,
+            has_answer=True,
         ),
         "qa": Task(
             name="qa",
@@ -71,11 +72,24 @@ class CreditReportDomain(Domain):
             system_template="qa.system.jinja2",
             user_template="qa.user.jinja2",
             write=write_qa,
+            has_answer=True,
         ),
     }
 
     synthesizer = staticmethod(synthesize_reports)
     fact_finder = staticmethod(credit_report_facts)
+
+    def regulatory_notes(self) -> RegulatoryNotes:
+        """Explains reports, decides nothing; key factors the way score disclosures list them."""
+        return RegulatoryNotes(
+            ai_act="This model explains changes in a consumer's credit report and answers "
+            "questions about it. It\ndoes not decide on credit; but a system that uses it to "
+            "evaluate creditworthiness or establish a\ncredit score would be **high-risk** under "
+            "Annex III, point 5(b). The deployer must classify its\nown use.",
+            reasons="**Key factors.** The model names the changes that moved the score (at most "
+            f"{self.max_principal_reasons}), the way score\ndisclosures list key factors; the "
+            "codes and texts:",
+        )
 
     def decide(self, profiles: pl.DataFrame, policy: PolicyBase) -> pl.DataFrame:
         """Adds deltas, listed changes, the trend, drivers and actions; see engine.decide."""

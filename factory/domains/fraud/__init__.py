@@ -13,7 +13,7 @@ from typing import ClassVar
 
 import polars as pl
 
-from factory.domains.base import Domain, PolicyBase, Task
+from factory.domains.base import Domain, PolicyBase, RegulatoryNotes, ScreeningMetrics, Task
 from factory.domains.fraud import facts as _facts
 from factory.domains.fraud import profiles as _profiles
 from factory.domains.fraud import writer as _writer
@@ -39,6 +39,12 @@ class FraudDomain(Domain):
     protected_columns = ("sex", "age", "age_band", "marital_status")
     policy_model = FraudPolicy
     plot_columns = ("amount", "amount_zscore", "risk_score", "implied_speed_kmh")
+    screening: ClassVar[ScreeningMetrics | None] = ScreeningMetrics(
+        key="fraud_errors",
+        legitimate="allow",
+        false_positive="false positive rate (legitimate blocked or held)",
+        false_negative="false negative rate (fraud allowed)",
+    )
     #: merchant categories the policy treats as high risk (the system prompt lists them).
     high_risk_categories: ClassVar[tuple[str, ...]] = HIGH_RISK_CATEGORIES
     distribution_model = FraudDistribution
@@ -55,6 +61,20 @@ class FraudDomain(Domain):
 
     synthesizer = staticmethod(_profiles.synthesize)
     fact_finder = staticmethod(_facts.facts)
+
+    def regulatory_notes(self) -> RegulatoryNotes:
+        """Fraud detection: outside the AI Act's creditworthiness category; analyst reasons."""
+        return RegulatoryNotes(
+            ai_act="This model supports card-fraud detection. Annex III, point 5(b) excludes AI "
+            "systems used for\nthe purpose of detecting financial fraud from the "
+            "creditworthiness high-risk category, so a fraud\nscreening system built on it is "
+            "**not high-risk under 5(b)**. Other law still applies (GDPR\nArticle 22 on solely "
+            "automated decisions, payment-services rules), and using it to assess\n"
+            "creditworthiness would change the classification.",
+            reasons="**Reason codes.** The model names the rules behind a review or block for "
+            "the analyst who acts on\nit; they are not adverse-action notices on a credit "
+            "application. The codes and texts:",
+        )
 
     def decide(self, profiles: pl.DataFrame, policy: PolicyBase) -> pl.DataFrame:
         """Scores and labels transactions; see factory.domains.fraud.policy.decide."""

@@ -1,8 +1,8 @@
 """Lending: consumer loan applications, underwritten to approve, refer or deny.
 
 The engine computes the monthly payment (standard amortisation), back-end DTI, LTV for
-secured purposes and loan-to-income for unsecured ones, and applies the rules listed in
-factory.domains.lending.policy. The single task, decision_cot, asks for the decision with
+secured purposes and loan-to-income for unsecured ones, and applies the rules of the table in
+factory.domains.lending.rules. The single task, decision_cot, asks for the decision with
 step-by-step reasoning and the principal reasons.
 """
 
@@ -13,11 +13,11 @@ from typing import ClassVar
 
 import polars as pl
 
-from factory.domains.base import DistributionBase, Domain, PolicyBase, Task
-from factory.domains.lending import policy as _policy
+from factory.domains.base import DistributionBase, Domain, PolicyBase, RegulatoryNotes, Task
 from factory.domains.lending.facts import lending_facts
-from factory.domains.lending.policy import REASON_TEXTS, LendingPolicy
+from factory.domains.lending.policy import LendingPolicy
 from factory.domains.lending.profiles import LendingDistribution, synthesize
+from factory.domains.lending.rules import REASON_TEXTS, builtin_table
 from factory.domains.lending.writer import write_decision_cot
 
 
@@ -61,13 +61,27 @@ class LendingDomain(Domain):
 
     synthesizer = staticmethod(synthesize)
     fact_finder = staticmethod(lending_facts)
+    table_builder = staticmethod(builtin_table)
+
+    def regulatory_notes(self) -> RegulatoryNotes:
+        """Credit decisions: high-risk under the AI Act; ECOA / Regulation B reasons."""
+        return RegulatoryNotes(
+            ai_act="This model supports credit decisions about natural persons: a system that "
+            "uses it to\nevaluate creditworthiness or establish a credit score is **high-risk** "
+            "under Annex III, point 5(b),\nand its provider must meet the obligations of Chapter "
+            "III, Section 2 (risk management, data\ngovernance, technical documentation, logging, "
+            "transparency, human oversight, accuracy and\nrobustness) before putting it into "
+            "service.",
+            reasons="**Adverse-action reasons (ECOA / Regulation B).** A creditor that denies "
+            "credit must give the\nspecific principal reasons (12 CFR 1002.9(b)(2)); the official "
+            "commentary notes that more than\nfour reasons is unlikely to help the applicant. The "
+            f"model names at most {self.max_principal_reasons} reason codes, most\nsevere first, "
+            "each with the engine's adverse-action text:",
+        )
 
     def decide(self, profiles: pl.DataFrame, policy: PolicyBase) -> pl.DataFrame:
-        """Labels applicants; see factory.domains.lending.policy.decide."""
-        lending = self._own(policy, LendingPolicy)
-        return _policy.decide(
-            profiles, lending, self.policy_version(lending), self.max_principal_reasons
-        )
+        """Labels applicants with the compiled rule table (factory.domains.lending.rules)."""
+        return self.rule_table(policy).decide(profiles)
 
 
 DOMAIN = LendingDomain()

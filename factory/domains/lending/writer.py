@@ -16,7 +16,8 @@ from typing import Any
 
 from factory.domains._text import money, num, pct, plural
 from factory.domains.lending.facts import fact_values
-from factory.domains.lending.policy import REASON_TEXTS, LendingPolicy
+from factory.domains.lending.policy import LendingPolicy
+from factory.domains.lending.rules import REASON_TEXTS
 from factory.output import render_output
 
 _PURPOSES = {

@@ -1,0 +1,292 @@
+"""The compiler: a rule table checked once and turned into its vectorised engine.
+
+`compiled(table)` parses every expression of the table (quantities, rules), checks names, types
+and the dependency order of derived quantities, and keeps the typed trees. Its `decide` labels a
+frame with polars expressions built once from those trees: no Python runs per row. The reason
+lists are built once per distinct combination of fired rules (a few thousand at most) and
+gathered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+
+from factory.domains.rules.expr import Node, RuleError, parse, round_expr, suggest, to_polars
+from factory.domains.rules.model import OPS, UNITS, Quantity, Rule, RuleTable
+
+#: Rules per table: a row's fired rules are one int64 bit mask.
+MAX_RULES = 62
+
+#: (kind, name, field) -> the field path errors name; the default names table positions.
+PathOf = Callable[[str, str, str], str]
+
+
+def _table_path(kind: str, name: str, field: str) -> str:
+    return f"{kind}.{name}.{field}"
+
+
+@dataclass(frozen=True)
+class QuantityCode:
+    """A derived quantity's parsed expression and applicability."""
+
+    quantity: Quantity
+    expr: Node
+    applies: Node | None
+
+
+@dataclass(frozen=True)
+class RuleCode:
+    """A rule's parsed condition, applicability and threshold."""
+
+    rule: Rule
+    when: Node
+    applies: Node | None
+    threshold: Node | None
+
+
+class Compiled:
+    """A checked rule table: parsed expressions, derived quantities in order, the engine."""
+
+    def __init__(self, table: RuleTable, path_of: PathOf = _table_path) -> None:
+        self.table = table
+        self.path_of = path_of
+        self.kinds = _names(table, path_of)
+        self.derived = _derived(table, self.kinds, path_of)
+        self.rules = tuple(_rule_code(table, r, self.kinds, path_of) for r in table.rules)
+        _check_rules(table, path_of)
+        self._masks: dict[int, tuple[int, list[str]]] = {}
+
+    # -- polars ---------------------------------------------------------------------------
+
+    def _ref_builder(self) -> Callable[[str], pl.Expr]:
+        inline: dict[str, pl.Expr] = {}
+        params = self.table.params
+
+        def ref(name: str) -> pl.Expr:
+            if name in params:
+                return pl.lit(params[name].value)
+            if name in inline:
+                return inline[name]
+            return pl.col(name)
+
+        for code in self.derived:
+            if not code.quantity.output:
+                inline[code.quantity.name] = self._quantity_expr(code, ref)
+        return ref
+
+    def _quantity_expr(self, code: QuantityCode, ref: Callable[[str], pl.Expr]) -> pl.Expr:
+        helpers = self.table.helpers
+        expr = to_polars(code.expr, ref, helpers, self.table.params)
+        if code.quantity.round is not None:
+            expr = round_expr(expr, code.quantity.round)
+        if code.applies is not None:
+            expr = pl.when(
+                to_polars(code.applies, ref, helpers, self.table.params).fill_null(False)
+            ).then(expr)
+        return expr
+
+    def decide(self, profiles: pl.DataFrame) -> pl.DataFrame:
+        """Labels `profiles`: the derived quantities (rounded), `decision`, `reason_codes`
+        (severity order, at most max_reasons) and `policy_version`."""
+        missing = [
+            q.name
+            for q in self.table.quantities.values()
+            if q.expr is None and q.name not in profiles.columns
+        ]
+        if missing:
+            raise KeyError(f"profiles lack the input columns {missing}")
+        ref = self._ref_builder()
+        frame = profiles.lazy()
+        # Derived quantities are in dependency order: an output quantity is written before any
+        # later one reads it by name; helper (output=False) ones are inlined by `ref`.
+        for code in self.derived:
+            if code.quantity.output:
+                frame = frame.with_columns(self._quantity_expr(code, ref).alias(code.quantity.name))
+        helpers = self.table.helpers
+        mask = pl.lit(0, dtype=pl.Int64)
+        for bit, rule in enumerate(self.rules):
+            fires = to_polars(rule.when, ref, helpers, self.table.params)
+            if rule.applies is not None:
+                fires = to_polars(rule.applies, ref, helpers, self.table.params) & fires
+            mask = mask + pl.when(fires.fill_null(False)).then(
+                pl.lit(1 << bit, dtype=pl.Int64)
+            ).otherwise(0)
+        labelled = frame.with_columns(mask.alias("__rule_mask")).collect()
+        masks = labelled["__rule_mask"].to_numpy()
+        decision, reasons = self._labels(masks)
+        return labelled.drop("__rule_mask").with_columns(
+            decision=decision,
+            reason_codes=reasons,
+            policy_version=pl.lit(self.table.version, dtype=pl.String),
+        )
+
+    def outcome(self, mask: int) -> tuple[int, list[str]]:
+        """(tier index, reason codes) for one combination of fired rules (bit i = rule i)."""
+        known = self._masks.get(mask)
+        if known is not None:
+            return known
+        table = self.table
+        fired = [r for bit, r in enumerate(table.rules) if mask >> bit & 1]
+        superseded = {code for r in fired for code in r.supersedes}
+        kept = [r for r in fired if r.code not in superseded]
+        tiers = table.tiers
+        tier = min((tiers.index(r.outcome) for r in kept), default=tiers.index(table.default))
+        result = (tier, [r.code for r in kept][: table.max_reasons])
+        self._masks[mask] = result
+        return result
+
+    def _labels(self, masks: np.ndarray) -> tuple[pl.Series, pl.Series]:
+        present, position = np.unique(masks, return_inverse=True)
+        outcomes = [self.outcome(int(m)) for m in present]
+        tiers = pl.Series([self.table.tiers[t] for t, _ in outcomes], dtype=pl.String)
+        codes = pl.Series([c for _, c in outcomes], dtype=pl.List(pl.String))
+        gather = pl.Series(position.reshape(-1), dtype=pl.Int64)
+        return tiers.gather(gather), codes.gather(gather)
+
+
+def _names(table: RuleTable, path_of: PathOf) -> dict[str, str]:
+    """name -> kind for every quantity and param; parses derived quantities' kinds lazily."""
+    kinds: dict[str, str] = {}
+    for name, param in table.params.items():
+        kinds[name] = param.kind
+    for name, quantity in table.quantities.items():
+        if quantity.unit not in UNITS:
+            raise RuleError(
+                path_of("quantities", name, "unit"),
+                f"unknown unit {quantity.unit!r}{suggest(quantity.unit, sorted(UNITS))}; "
+                f"expected one of {', '.join(sorted(UNITS))}",
+            )
+        if name in kinds:
+            raise RuleError(path_of("quantities", name, "name"), f"{name!r} is also a param")
+        kinds[name] = quantity.kind
+    return kinds
+
+
+def _derived(table: RuleTable, kinds: dict[str, str], path_of: PathOf) -> tuple[QuantityCode, ...]:
+    """Derived quantities parsed and ordered so each comes after what it reads."""
+    derived = {n: q for n, q in table.quantities.items() if q.expr is not None}
+    parsed: dict[str, tuple[Node, Node | None]] = {}
+    for name, quantity in derived.items():
+        expr = parse(
+            str(quantity.expr),
+            kinds,
+            path=path_of("quantities", name, "expr"),
+            helpers=table.helpers,
+        )
+        if expr.kind != quantity.kind:
+            raise RuleError(
+                path_of("quantities", name, "expr"),
+                f"the expression gives {_kind_word(expr.kind)} but the unit "
+                f"{quantity.unit!r} needs {_kind_word(quantity.kind)}",
+            )
+        applies = None
+        if quantity.applies is not None:
+            applies = parse(
+                quantity.applies,
+                kinds,
+                path=path_of("quantities", name, "applies"),
+                helpers=table.helpers,
+                expect="bool",
+            )
+        parsed[name] = (expr, applies)
+    order: list[str] = []
+    state: dict[str, int] = {}
+
+    def visit(name: str, trail: list[str]) -> None:
+        if state.get(name) == 2:
+            return
+        if state.get(name) == 1:
+            cycle = trail[trail.index(name) :]
+            raise RuleError(
+                path_of("quantities", trail[0], "expr"),
+                "cycle among derived quantities: " + " -> ".join(cycle),
+            )
+        state[name] = 1
+        expr, applies = parsed[name]
+        reads = expr.names() | (applies.names() if applies else set())
+        for dep in sorted(reads & parsed.keys()):
+            visit(dep, [*trail, dep])
+        state[name] = 2
+        order.append(name)
+
+    for name in derived:
+        visit(name, [name])
+    return tuple(QuantityCode(derived[n], *parsed[n]) for n in order)
+
+
+def _rule_code(table: RuleTable, rule: Rule, kinds: dict[str, str], path_of: PathOf) -> RuleCode:
+    def at(field: str) -> str:
+        return path_of("rules", rule.code, field)
+
+    when = parse(rule.when, kinds, path=at("when"), helpers=table.helpers, expect="bool")
+    applies = None
+    if rule.applies is not None:
+        applies = parse(
+            rule.applies, kinds, path=at("applies"), helpers=table.helpers, expect="bool"
+        )
+    threshold = None
+    if rule.quantity is not None and rule.quantity not in table.quantities:
+        raise RuleError(
+            at("quantity"),
+            f"unknown quantity {rule.quantity!r}{suggest(rule.quantity, table.quantities)}",
+        )
+    if rule.op is not None and rule.op not in OPS:
+        raise RuleError(
+            at("op"), f"unknown operator {rule.op!r}; expected one of {' '.join(sorted(OPS))}"
+        )
+    if rule.threshold is not None:
+        threshold = parse(rule.threshold, kinds, path=at("threshold"), helpers=table.helpers)
+        if rule.quantity is not None and threshold.kind != kinds[rule.quantity]:
+            raise RuleError(
+                at("threshold"),
+                f"cannot compare {_kind_word(kinds[rule.quantity])} {rule.quantity!r} with "
+                f"{_kind_word(threshold.kind)}",
+            )
+    return RuleCode(rule, when, applies, threshold)
+
+
+def _check_rules(table: RuleTable, path_of: PathOf) -> None:
+    if table.default not in table.tiers:
+        raise RuleError("default", f"{table.default!r} is not a tier")
+    if len(table.rules) > MAX_RULES:
+        raise RuleError("rules", f"at most {MAX_RULES} rules, got {len(table.rules)}")
+    codes = [r.code for r in table.rules]
+    for rule in table.rules:
+        if codes.count(rule.code) > 1:
+            raise RuleError(path_of("rules", rule.code, "code"), f"duplicate code {rule.code!r}")
+        if rule.outcome not in table.tiers or rule.outcome == table.default:
+            tiers = [t for t in table.tiers if t != table.default]
+            raise RuleError(
+                path_of("rules", rule.code, "outcome"),
+                f"unknown outcome {rule.outcome!r}{suggest(rule.outcome, tiers)}; "
+                f"expected one of {', '.join(tiers)}",
+            )
+        for code in rule.supersedes:
+            if code not in codes:
+                raise RuleError(
+                    path_of("rules", rule.code, "supersedes"),
+                    f"unknown code {code!r}{suggest(code, codes)}",
+                )
+
+
+def _kind_word(kind: str) -> str:
+    return {"num": "a number", "bool": "a true/false value", "cat": "a category"}[kind]
+
+
+_CACHE: dict[int, tuple[RuleTable, Compiled]] = {}
+
+
+def compiled(table: RuleTable) -> Compiled:
+    """The compiled form of `table`, built once per table object (a small cache)."""
+    hit = _CACHE.get(id(table))
+    if hit is not None and hit[0] is table:
+        return hit[1]
+    code = Compiled(table)
+    if len(_CACHE) >= 64:
+        _CACHE.pop(next(iter(_CACHE)))
+    _CACHE[id(table)] = (table, code)
+    return code
