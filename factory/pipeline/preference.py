@@ -21,7 +21,7 @@ Two sources (`preference.sources`):
   from (and a PII reject must never be published). The pair goes to the split of the subject's
   kept examples, or to train when the subject has none, so no subject spans splits.
 - `corruptions`: the verified answer altered through an error class of
-  factory.verify.mutations (wrong decision, a number moved to another quantity, a comparison
+  factory.verify.corruptions (wrong decision, a number moved to another quantity, a comparison
   turned around, a missing or extra reason, a wrong adverse-action text, a protected attribute
   as a factor, an invented fact, ...). A corruption is kept only when the verifiers reject it:
   a corruption the verifiers would accept is not a negative.
@@ -47,7 +47,7 @@ from factory.domains.base import Domain, PolicyBase
 from factory.recipe import RecipeBase
 from factory.teachers.base import row_seed
 from factory.verify import VERIFIER_ORDER, Verdict, verify_example
-from factory.verify import mutations
+from factory.verify.corruptions import Case, corrupt, error_classes
 
 #: Reject reasons that make no pair: not a wrong answer (teacher, dedup, length) or not to be
 #: published (pii).
@@ -98,6 +98,10 @@ class _Judge:
         # Length is the trainer's business (it drops long pairs openly); dedup is dataset-wide.
         self.checks = tuple(c for c in recipe.filters.verifiers if c in VERIFIER_ORDER)
         self.checks = tuple(c for c in self.checks if c != "length")
+        self.table = self.domain.rule_table(self.policy)
+
+    def case(self, row: Mapping[str, Any]) -> Case:
+        return Case(row, self.table, self.domain.facts(row, self.policy), self.domain.protected_columns)
 
     def verdict(self, text: str, row: Mapping[str, Any]) -> Verdict:
         return verify_example(
@@ -122,7 +126,7 @@ def write_preference(recipe: RecipeBase, folder: Path) -> PreferenceCounts:
     assert config is not None
     judge = _Judge(recipe)
     counts = PreferenceCounts()
-    classes = mutations.error_classes(config.error_classes)
+    classes = error_classes(config.error_classes)
     subjects: dict[Any, str] = {}
     parts: dict[str, list[dict[str, Any]]] = {s: [] for s in SPLITS}
     subject_column = judge.domain.subject_column
@@ -170,10 +174,11 @@ def _corrupted(
     order = list(classes)
     rng.shuffle(order)
     made: list[dict[str, Any]] = []
+    case = judge.case(row)
     for error_class in order:
         if len(made) == wanted:
             break
-        altered = mutations.corrupt(answer, row, judge.domain.rule_table(judge.policy), error_class, rng)
+        altered = corrupt(answer, case, error_class, rng)
         if altered is None or altered == answer:
             continue
         verdict = judge.verdict(altered, row)
