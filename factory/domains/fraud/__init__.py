@@ -17,8 +17,9 @@ from factory.domains.base import Domain, PolicyBase, RegulatoryNotes, ScreeningM
 from factory.domains.fraud import facts as _facts
 from factory.domains.fraud import profiles as _profiles
 from factory.domains.fraud import writer as _writer
-from factory.domains.fraud.policy import HIGH_RISK_CATEGORIES, REASON_TEXTS, FraudPolicy, decide
+from factory.domains.fraud.policy import HIGH_RISK_CATEGORIES, REASON_TEXTS, FraudPolicy
 from factory.domains.fraud.profiles import FraudDistribution
+from factory.domains.fraud.rules import builtin_table
 
 
 class FraudDomain(Domain):
@@ -61,6 +62,7 @@ class FraudDomain(Domain):
 
     synthesizer = staticmethod(_profiles.synthesize)
     fact_finder = staticmethod(_facts.facts)
+    table_builder = staticmethod(builtin_table)
 
     def regulatory_notes(self) -> RegulatoryNotes:
         """Fraud detection: outside the AI Act's creditworthiness category; analyst reasons."""
@@ -77,9 +79,9 @@ class FraudDomain(Domain):
         )
 
     def decide(self, profiles: pl.DataFrame, policy: PolicyBase) -> pl.DataFrame:
-        """Scores and labels transactions; see factory.domains.fraud.policy.decide."""
-        fraud = self._own(policy, FraudPolicy)
-        return decide(profiles, fraud, self.policy_version(fraud))
+        """Scores and labels transactions with the compiled rule table
+        (factory.domains.fraud.rules)."""
+        return self.rule_table(policy).decide(profiles)
 
 
 DOMAIN = FraudDomain()

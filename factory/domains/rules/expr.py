@@ -301,6 +301,14 @@ def round_expr(expr: pl.Expr, digits: int) -> pl.Expr:
     return expr.round(digits)
 
 
+def literal(value: Any) -> pl.Expr:
+    """A constant as a polars literal; whole numbers as Int64, the dtype of integer columns,
+    so integer arithmetic over columns and constants stays Int64 (polars' default is Int32)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return pl.lit(value, dtype=pl.Int64)
+    return pl.lit(value)
+
+
 def _is_constant(node: Node, constants: Collection[str]) -> bool:
     if node.op == "const":
         return True
@@ -337,7 +345,7 @@ def to_polars(
     def go(n: Node) -> pl.Expr:
         op, a = n.op, n.args
         if op == "const":
-            return pl.lit(n.value)
+            return literal(n.value)
         if op == "ref":
             return ref(n.value)
         if op == "neg":

@@ -14,6 +14,7 @@ from typing import Any
 from factory.domains.rules.engine import Compiled, QuantityCode, compiled
 from factory.domains.rules.expr import evaluate, round_value
 from factory.domains.rules.model import Rule, RuleTable
+from factory.domains.rules.ranking import outcome
 
 
 def _clean(value: Any) -> Any:
@@ -82,19 +83,14 @@ def interpret_row(table: RuleTable, inputs: Mapping[str, Any]) -> dict[str, Any]
 
     Returns:
         Every derived output quantity, `decision` and `reason_codes`, computed without the
-        compiled engine (supersedes and the reason limit applied here, not by `outcome`).
+        compiled engine (through factory.domains.rules.ranking, as the engine).
     """
     code = compiled(table)
     values = compute_values(code, inputs)
     fired = fired_rules(code, values)
-    superseded = {c for r in fired for c in r.supersedes}
-    kept = [r for r in fired if r.code not in superseded]
-    decision = table.default
-    for tier in table.tiers:
-        if any(r.outcome == tier for r in kept):
-            decision = tier
-            break
+    points = {r.code: values[r.points] for r in table.rules if r.points is not None}
+    decision, reasons = outcome(table, fired, points)
     out = {d.quantity.name: values[d.quantity.name] for d in code.derived if d.quantity.output}
     out["decision"] = decision
-    out["reason_codes"] = [r.code for r in kept][: table.max_reasons]
+    out["reason_codes"] = reasons
     return out

@@ -27,7 +27,9 @@ UNITS: frozenset[str] = frozenset(
         "months",
         "days",
         "hours",
+        "minutes",
         "km",
+        "kmh",  # a speed in km/h
         "integer",
         "number",
         "ratio",  # a multiple, cited as 1.32x or 1.32
@@ -153,6 +155,13 @@ class Rule:
         gap: name of the fact holding |quantity - threshold| (rounded like the quantity);
             None when the explanation never cites that distance.
         noun: how a conclusion names the rule as a principal reason ("the recent bankruptcy").
+        points: the numeric quantity holding the points this rule adds to a score for the row
+            (fraud: "pts_new_device"). A table whose rules carry points ranks the reasons of an
+            adverse row by points (see factory.domains.rules.ranking); a rule with points may
+            have the default tier as its outcome: it then decides nothing on its own and is a
+            reason whenever it scored.
+        reason: False for a rule that decides but is never named as a reason (a score's own
+            threshold: the signals that scored are the reasons).
     """
 
     code: str
@@ -170,6 +179,8 @@ class Rule:
     supersedes: tuple[str, ...] = ()
     gap: str | None = None
     noun: str = ""
+    points: str | None = None
+    reason: bool = True
 
 
 @dataclass(frozen=True)
@@ -228,8 +239,13 @@ class RuleTable:
         raise KeyError(code)
 
     def reason_texts(self) -> dict[str, str]:
-        """Reason code -> adverse-action text, in severity order."""
-        return {rule.code: rule.text for rule in self.rules}
+        """Reason code -> adverse-action text, in severity order (rules named as reasons)."""
+        return {rule.code: rule.text for rule in self.rules if rule.reason}
+
+    @property
+    def scored(self) -> bool:
+        """True when some rule carries points: reasons are then ranked by points."""
+        return any(rule.points is not None for rule in self.rules)
 
     def tier_rules(self, tier: str) -> tuple[Rule, ...]:
         """The rules whose outcome is `tier`, in severity order."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from functools import lru_cache
 from typing import Any
 
 from factory.domains.base import Fact
@@ -29,7 +28,10 @@ _ROW_NUMBERS = (
 )
 
 #: Policy values an explanation may quote (thresholds and point values).
-_POLICY_NUMBERS = tuple(FraudPolicy.model_fields)
+# The thresholds (PolicyBase later gained the YAML extension fields, which are no numbers).
+_POLICY_NUMBERS = tuple(
+    n for n, f in FraudPolicy.model_fields.items() if f.annotation in (int, float, "int", "float")
+)
 
 
 def clock_hour(hour: int) -> int:
@@ -55,7 +57,6 @@ def facts(row: Mapping[str, Any], policy: FraudPolicy) -> dict[str, Fact]:
     return out
 
 
-@lru_cache(maxsize=16)
 def _policy_facts(policy: FraudPolicy) -> dict[str, Fact]:
     """The facts that depend only on the policy (computed once per policy, not per row)."""
     out = {name: Fact(float(getattr(policy, name))) for name in _POLICY_NUMBERS}
