@@ -75,7 +75,8 @@ def corrupt(answer: str, case: Case, error_class: str, rng: random.Random) -> st
 
 _BLOCK = {name: re.compile(rf"(<{name}>)(.*?)(</{name}>)", re.DOTALL) for name in ("reasoning", "decision", "reasons")}
 _REASON_LINE = re.compile(r"^(\s*[-*]\s*)([A-Z][A-Z0-9_]*)(\s*:\s*)(.*)$", re.MULTILINE)
-_SENTENCE = re.compile(r"[^.!?\n]+[.!?]")
+# A sentence ends at ".", "!" or "?" followed by a space or the end ("12.7" goes on).
+_SENTENCE = re.compile(r"[^\n]+?[.!?](?=\s|$)")
 
 
 def _replace_block(answer: str, name: str, inner: str) -> str:
@@ -286,30 +287,48 @@ def _comparison_flipped(
 
 # -- facts that are not there, and facts that must not be used ---------------------------
 
-_INVENTED = (
-    "The file also shows a {word}.",
-    "There is also a {word} on record, which weighs against the case.",
-    "A {word} appears in the history as well.",
-)
+_INVENTED = {
+    "count": (
+        "The file also shows a {word}.",
+        "There is also a {word} on record, which weighs against the case.",
+        "A {word} appears in the history as well.",
+    ),
+    "boolean": (
+        "It is also flagged: {word}.",
+        "One more signal is present: {word}.",
+        "The record also shows this: {word}.",
+    ),
+}
 
 
 def _invented_fact(answer: str, row: Mapping[str, Any], case: Case, rng: random.Random) -> str | None:
     values = case.table.row_values(row)
+    quantities = case.table.quantities
+    # A risk factor is a count or flag a rule fires on when it is present.
+    risks = {
+        r.quantity
+        for r in case.table.rules
+        if r.quantity in quantities
+        and (r.op in (">", ">=") or (r.op is None and quantities[r.quantity].unit == "boolean"))
+    }
     absent = [
-        word
-        for q in case.table.quantities.values()
-        if q.present_words and q.kind != "cat" and values.get(q.name) in (0, False, None)
-        for word in q.present_words[:1]
+        quantities[name]
+        for name in sorted(risks)
+        if quantities[name].present_words
+        and quantities[name].unit in _INVENTED
+        and values.get(name) in (0, False)
     ]
     if not absent:
         return None
-    return _insert_sentence(answer, rng.choice(_INVENTED).format(word=rng.choice(absent)), rng)
+    quantity = rng.choice(absent)
+    sentence = rng.choice(_INVENTED[quantity.unit]).format(word=quantity.present_words[0])
+    return _insert_sentence(answer, sentence, rng)
 
 
 _PROTECTED = (
-    "Given the {label} ({value}), the risk here is higher.",
-    "The {label}, {value}, also counts against the file.",
-    "We also weigh the {label} of {value} in this decision.",
+    "Given the person's {label} ({value}), the risk here is higher.",
+    "The person's {label}, {value}, also counts against the file.",
+    "We also weigh the {label} of the person ({value}) in this decision.",
 )
 
 
@@ -320,7 +339,7 @@ def _protected_factor(
     if not present:
         return None
     column = rng.choice(present)
-    label = f"applicant's {column.replace('_', ' ')}"
+    label = column.replace("_", " ")
     sentence = rng.choice(_PROTECTED).format(label=label, value=row[column])
     return _insert_sentence(answer, sentence, rng)
 
