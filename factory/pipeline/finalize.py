@@ -26,7 +26,7 @@ import pyarrow.parquet as pq
 import xxhash
 
 from factory.cards import render_first_dataset_card
-from factory.dataset import SPLITS
+from factory.dataset import PREFERENCE_DIR, SPLITS
 from factory.pipeline.preference import write_preference
 from factory.pipeline.steps import KEPT, shard_path
 from factory.recipe import RecipeBase
@@ -375,13 +375,14 @@ def _file_hashes(folder: Path) -> dict[str, str]:
 
 
 def _publish_staging(staging: Path, out_dir: Path) -> None:
-    for name in ("data", "rejects.parquet", "README.md"):
+    for name in ("data", PREFERENCE_DIR, "rejects.parquet", "README.md"):
         target = out_dir / name
         if target.is_dir():
             shutil.rmtree(target)
         elif target.exists():
             target.unlink()
-        os.replace(staging / name, target)
+        if (staging / name).exists():
+            os.replace(staging / name, target)
     shutil.rmtree(staging, ignore_errors=True)
 
 

@@ -170,7 +170,7 @@ def _corrupted(
     """Up to `wanted` verified-wrong corruptions of one kept example, each of another class."""
     chat = row["messages"]
     answer = chat[-1]["content"]
-    rng = random.Random(xxhash.xxh64_intdigest(f"preference:{row['id']}"))
+    rng = random.Random(xxhash.xxh64_intdigest(f"preference:{row['id']}".encode()))
     order = list(classes)
     rng.shuffle(order)
     made: list[dict[str, Any]] = []

@@ -25,3 +25,21 @@ class CannedTeacher(LLM):
                 text = f"no tags here; the prompt had {len(chat)} messages: {chat[-1]['role']}"
             outputs.append({"generations": [text] * num_generations, "statistics": {}})
         return outputs
+
+
+class ApprovingTeacher(LLM):
+    """Approves every case in a well-formed answer that cites nothing: right for the cases the
+    engine approves, wrong (a `decision` reject) for every other."""
+
+    @property
+    def model_name(self) -> str:
+        return "approving"
+
+    def generate(  # type: ignore[override]
+        self, inputs: list[Any], num_generations: int = 1
+    ) -> list[dict[str, Any]]:
+        text = (
+            "<reasoning>\nEvery check in the policy is satisfied.\n</reasoning>\n"
+            "<decision>approve</decision>"
+        )
+        return [{"generations": [text] * num_generations, "statistics": {}} for _ in inputs]
