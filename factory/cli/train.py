@@ -55,15 +55,21 @@ def train(
             progress=on_progress,
         )
     metrics = result.metrics
-    table = Table(title=f"{folder} ({result.backend} backend)")
+    final = metrics["final"]
+    method = loaded.train.method if loaded.train else "sft"
+    table = Table(title=f"{folder} ({method}, {result.backend} backend)")
     table.add_column("")
     table.add_column("value", justify="right")
     table.add_row(
         "steps", f"{metrics['steps']:,}" + (" (stopped early)" if metrics["stopped_early"] else "")
     )
-    table.add_row("final train loss", f"{metrics['final']['train_loss']:.4f}")
-    table.add_row("validation loss", f"{metrics['final']['eval_loss']:.4f}")
-    table.add_row("validation perplexity", f"{metrics['final']['perplexity']:.2f}")
+    table.add_row("final train loss", f"{final['train_loss']:.4f}")
+    if final["eval_loss"] is not None:
+        table.add_row("validation loss", f"{final['eval_loss']:.4f}")
+        table.add_row("validation perplexity", f"{final['perplexity']:.2f}")
+    last = metrics["train"][-1] if metrics["train"] else {}
+    if "reward" in last:
+        table.add_row("mean reward (last step)", f"{last['reward']:.3f}")
     table.add_row("tokens/s", f"{metrics['tokens_per_s'] or 0:,.0f}")
     table.add_row("parity", "passed: " + result.parity.summary())
     out.print(table)
