@@ -8,6 +8,7 @@ from typing import Any
 
 from factory.domains.base import Fact
 from factory.domains.fraud.policy import MAX_SCORE, POINT_COLUMNS, FraudPolicy
+from factory.domains.rules.extend import EXTENSION_FIELDS
 
 #: Row values an explanation may quote as they are.
 _ROW_NUMBERS = (
@@ -28,7 +29,8 @@ _ROW_NUMBERS = (
 )
 
 #: Policy values an explanation may quote (thresholds and point values).
-_POLICY_NUMBERS = tuple(FraudPolicy.model_fields)
+# The thresholds, not the YAML extension fields every policy has (PolicyBase).
+_POLICY_NUMBERS = tuple(n for n in FraudPolicy.model_fields if n not in EXTENSION_FIELDS)
 
 
 def clock_hour(hour: int) -> int:
