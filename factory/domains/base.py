@@ -92,6 +92,18 @@ class PolicyBase(BaseModel):
                     del data[name]
         return data
 
+    # (id of the policy, its hash), for the same reason as _rule_table below.
+    _hash: Any = PrivateAttr(None)
+
+    def __hash__(self) -> int:
+        # The YAML extensions are dicts and lists, which pydantic's frozen-model hash cannot
+        # hash; the policy's JSON can. Computed once per object: domains cache per policy.
+        cached = self._hash
+        if cached is None or cached[0] != id(self):
+            cached = (id(self), hash(self.model_dump_json()))
+            self._hash = cached
+        return int(cached[1])
+
     # (id of the policy it was built for, the table): model_copy copies private attributes,
     # so the id tells a copy (whose fields may differ) from the object the table was built for.
     _rule_table: Any = PrivateAttr(None)
