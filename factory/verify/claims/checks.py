@@ -30,7 +30,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 from factory.verify.claims.vocab import COMMA, NUMBER, PAREN, WORD, Token, Vocabulary
 from factory.verify.numbers import _read
@@ -73,6 +73,13 @@ _MASK = str.maketrans("123456789", "000000000")
 _BYTE_MASK = bytes.maketrans(b"123456789", b"000000000")
 #: Sentence plans kept per vocabulary before the cache starts over.
 _PLAN_CACHE = 50_000
+#: Determiners that make a noun generic ("sends a transaction to review").
+_GENERIC = frozenset({"a", "an", "any", "every", "each", "such"})
+#: Prepositions before a name that make it a complement, not what a clause is about.
+_COMPLEMENT = frozenset(
+    {"in", "of", "per", "within", "during", "at", "from", "for", "than", "to", "against", "on"}
+)
+_DEFINES = frozenset({"runs", "starts", "begins", "ends", "spans", "covers", "lasts", "from"})
 _PRONOUNS = frozenset({"that", "it", "this", "which", "these", "those", "they", "its"})
 
 
@@ -194,10 +201,11 @@ class _Reader:
                 self._presence(clause, i)
             if entry.protected:
                 self._protected(clause, i)
-        if mentions:
-            last = clause[mentions[-1]].entry
-            assert last is not None
-            return _names(last)
+        for i in reversed(mentions):
+            if not _complement(clause, i):
+                entry = clause[i].entry
+                assert entry is not None
+                return _names(entry)
         return carry
 
     def _subject(
@@ -232,6 +240,8 @@ class _Reader:
             names = tuple(q for q in subject if self._compatible(token, q)) if explicit else ()
             self._step(_Reader._threshold, token, names, _tier_of_limit(clause[limit]))
             return "threshold"
+        if _after_comparator(clause, i):
+            return "reference"  # "above 900 km/h": what a comparison compares with
         bound = _bound(clause, i)
         if bound is None:
             return "free"
@@ -240,6 +250,10 @@ class _Reader:
         names = tuple(q for q in entry.quantities if self._compatible(token, q))
         if not names:
             return "free"
+        if _open_ended(clause, i):
+            # "at 6 standard deviations or more": a limit of the quantity, not its value.
+            self._step(_Reader._threshold, token, names, None)
+            return "threshold"
         self._step(_Reader._value, token, names)
         return "value"
 
@@ -271,7 +285,7 @@ class _Reader:
         tier = self._limit_tier(tier)
         for q in candidates:
             for rule, value in self._limits(q):
-                if tier is not None and rule.outcome != tier:
+                if tier is not None and rule is not None and rule.outcome != tier:
                     continue
                 if self._equals(token, q, value):
                     return
@@ -306,6 +320,8 @@ class _Reader:
             failing = {"ceiling": ">", "floor": "<", "trigger": "<"}[kind]
             op = passing if op == "pass" else failing
         subject, explicit = self._subject(clause, c, mentions, carry, True)
+        if not explicit and _modifies_a_noun(clause, c):
+            return  # "travel above 900 km/h is impossible": a rule in general, not this case
         ref_token = clause[ref] if ref is not None else None
         if ref_token is None and limit_token is None:
             return
@@ -401,6 +417,8 @@ class _Reader:
             if not _is_number(v):
                 continue
             for rule, value in self._limits(q):
+                if rule is None:
+                    continue  # a bare param: which side is which is not known
                 if tier is not None and rule.outcome != tier:
                     continue
                 if kind == "ceiling" and rule.op not in (">", ">="):
@@ -417,19 +435,28 @@ class _Reader:
         token = clause[i]
         entry = token.entry
         assert entry is not None and entry.tier is not None
-        if _names_a_rule(clause, i) or _negated(clause, i, 4) or _hedged(clause, i):
+        if _names_a_rule(clause, i) or _negated(clause, i, 6) or _hedged(clause, i):
             return
-        case = any(t.entry is not None and t.entry.marker for t in clause)
+        case = any(
+            t.entry is not None
+            and t.entry.marker
+            and (k == 0 or clause[k - 1].text not in _GENERIC)
+            for k, t in enumerate(clause)
+        )
         self._step(_Reader._conclude, token.text, entry.tier, case, subject)
 
     def _conclude(self, word: str, tier: str, case: bool, subject: tuple[str, ...]) -> None:
         if tier == self.decision:
             return
         if not case and subject:
+            depends = self.vocab.depends
             for rule in self.table.rules:
                 if (
                     rule.outcome == tier
-                    and rule.quantity in subject
+                    and rule.quantity is not None
+                    and not depends.get(rule.quantity, frozenset({rule.quantity})).isdisjoint(
+                        subject
+                    )
                     and self.fires(rule) is not False
                 ):
                     return
@@ -458,7 +485,14 @@ class _Reader:
         nxt = clause[i + 1] if i + 1 < len(clause) else None
         if nxt is not None and nxt.entry is not None and nxt.entry.limit is not None:
             return  # "the delinquency review level": names a rule's limit
-        self._step(_Reader._present, entry.presence, _negated(clause, i, 3))
+        if any(
+            t.entry is not None and t.entry.comparator is not None and not t.entry.quantities
+            for t in clause[:i]
+        ) and any(t.kind == NUMBER for t in clause[:i]):
+            return  # "travel above 900 km/h is impossible": a rule, not a fact of the case
+        if nxt is not None and nxt.text in _DEFINES:
+            return  # "the night window runs from midnight": a definition, not a fact
+        self._step(_Reader._present, entry.presence, _negated(clause, i, 6))
 
     def _present(self, presence: tuple[tuple[str, bool], ...], negated: bool) -> None:
         for q, present in presence:
@@ -536,7 +570,7 @@ class _Reader:
             return unit == "money"
         if token.units is not None:
             return unit in token.units
-        return True
+        return unit != "money"  # an amount of money is written with its currency sign
 
     def _candidates(self, token: Token, q: str, v: float) -> tuple[float, ...]:
         unit = self._unit(q)
@@ -665,7 +699,7 @@ def _relation(op: str, v: float, t: float) -> bool:
     return v <= t
 
 
-def _is_number(value: Any) -> bool:
+def _is_number(value: Any) -> TypeGuard[float]:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and value == value
 
 
@@ -715,6 +749,68 @@ def _margin_of(clause: list[Token], c: int, ref: int | None) -> Token | None:
                 return token
             break
     return None
+
+
+_PREPOSITIONS = frozenset(
+    {"above", "below", "over", "under", "within", "beyond", "past", "inside", "outside",
+     "beneath", "short of", "shy of", "in excess of", "north of", "south of"}
+)  # fmt: skip
+_VERBS = frozenset(
+    {"is", "are", "was", "were", "be", "been", "being", "sits", "stands", "lands", "falls",
+     "comes", "remains", "stays", "lies", "goes", "went", "came", "ends", "ended", "moved",
+     "rose", "fell", "and", "or", "but", "well", "just", "still", "now", "both", "either"}
+)  # fmt: skip
+
+
+def _modifies_a_noun(clause: list[Token], c: int) -> bool:
+    """Comparison c qualifies a bare noun ("travel above 900 km/h", "amounts over $500")
+    rather than stating where the case stands."""
+    if clause[c].text not in _PREPOSITIONS or c == 0:
+        return False
+    before = clause[c - 1]
+    return (
+        before.kind == WORD
+        and before.text not in _VERBS
+        and (before.entry is None or not (before.entry.negator or before.entry.quantities))
+    )
+
+
+_OPEN_ENDS = frozenset(
+    {"more", "above", "higher", "greater", "over", "less", "fewer", "below", "lower", "under",
+     "beyond", "later", "earlier", "longer"}
+)  # fmt: skip
+
+
+def _open_ended(clause: list[Token], i: int) -> bool:
+    """Number i is followed by "or more" / "or less" (after its unit or name)."""
+    for j in range(i + 1, min(len(clause) - 1, i + 4)):
+        if clause[j].text == "or" and clause[j + 1].text in _OPEN_ENDS:
+            return True
+        if clause[j].kind != WORD:
+            return False
+    return False
+
+
+def _complement(clause: list[Token], i: int) -> bool:
+    """Name i follows a preposition ("in the hour", "of monthly income")."""
+    for j in range(i - 1, max(-1, i - 4), -1):
+        token = clause[j]
+        if token.text in _COMPLEMENT:
+            return True
+        if token.kind != WORD or (token.entry is not None and token.text not in ("the", "a", "an")):
+            return False
+    return False
+
+
+def _after_comparator(clause: list[Token], i: int) -> bool:
+    """Number i directly follows a comparison word ("above 900 km/h", "under the 2")."""
+    j = i - 1
+    if j >= 0 and clause[j].text == "the":
+        j -= 1
+    if j < 0:
+        return False
+    entry = clause[j].entry
+    return entry is not None and entry.comparator is not None and not entry.quantities
 
 
 def _limit_next_to(clause: list[Token], i: int) -> int | None:

@@ -106,8 +106,8 @@ UNIT_WORDS: dict[str, frozenset[str]] = {
     **dict.fromkeys(("year", "years"), frozenset({"years"})),
     **dict.fromkeys(("day", "days"), frozenset({"days"})),
     **dict.fromkeys(("hour", "hours"), frozenset({"hours"})),
-    **dict.fromkeys(("minute", "minutes"), frozenset({"number", "integer", "count"})),
-    **dict.fromkeys(("km/h", "kmh", "km per hour"), frozenset({"number", "ratio"})),
+    **dict.fromkeys(("minute", "minutes"), frozenset({"minutes", "number", "integer", "count"})),
+    **dict.fromkeys(("km/h", "kmh", "km per hour"), frozenset({"kmh", "number", "ratio"})),
     **dict.fromkeys(("km", "kilometres", "kilometers"), frozenset({"km"})),
     **dict.fromkeys(
         ("point", "points"), frozenset({"score", "count", "integer", "number", "percent"})

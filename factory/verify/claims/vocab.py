@@ -101,11 +101,14 @@ class Vocabulary:
 
     table: Any
     phrases: dict[str, list[tuple[tuple[str, ...], Entry]]] = field(default_factory=dict)
-    #: quantity -> (rule, threshold name) of every simple rule on it.
+    #: quantity -> (rule, threshold name) of every simple rule on it, and (None, param name)
+    #: of the params declared as its thresholds.
     thresholds: dict[str, list[tuple[Any, str]]] = field(default_factory=dict)
     tier_words: dict[str, str] = field(default_factory=dict)
     #: sentence plans of factory.verify.claims.checks, by sentence shape.
     plans: dict[Any, Any] = field(default_factory=dict)
+    #: quantity -> itself and the quantities it is computed from.
+    depends: dict[str, frozenset[str]] = field(default_factory=dict)
     _params: dict[str, Any] = field(default_factory=dict)
     _helpers: list[Any] = field(default_factory=list)
 
@@ -147,7 +150,17 @@ class Vocabulary:
         from factory.domains.rules.engine import compiled
 
         self._params = table.param_values()
-        self._helpers = [code for code in compiled(table).derived if not code.quantity.output]
+        code = compiled(table)
+        self._helpers = [c for c in code.derived if not c.quantity.output]
+        # What each quantity is computed from, transitively: a rule on the amount's z-score is
+        # a rule about the amount too ("the amount alone sends it to review").
+        inputs: dict[str, set[str]] = {}
+        for derived in code.derived:
+            names = derived.expr.names() & set(table.quantities)
+            for name in list(names):
+                names |= inputs.get(name, set())
+            inputs[derived.quantity.name] = names
+        self.depends = {name: frozenset(found | {name}) for name, found in inputs.items()}
         for q in table.quantities.values():
             for phrase in dict.fromkeys(
                 v for name in (q.label, *q.aliases) for v in _number_forms(name)
@@ -166,13 +179,20 @@ class Vocabulary:
                 for phrase in words:
                     e = self._entry(phrase)
                     e.category = (*e.category, (q.name, value))
+        # A quantity's limits: the thresholds of the rules on it, and the params declared as
+        # its thresholds (a points mark no rule compares with directly).
         for rule in table.rules:
             if rule.quantity and rule.op and rule.threshold:
                 self.thresholds.setdefault(rule.quantity, []).append((rule, rule.threshold))
-        words: Mapping[str, tuple[str, ...]] = table.decision_words or {
+        for param in table.params.values():
+            if param.quantity and param.quantity in table.quantities:
+                known = self.thresholds.setdefault(param.quantity, [])
+                if all(name != param.name for _, name in known):
+                    known.append((None, param.name))
+        decision_words: Mapping[str, tuple[str, ...]] = table.decision_words or {
             tier: (tier,) for tier in table.tiers
         }
-        for tier, phrases in words.items():
+        for tier, phrases in decision_words.items():
             for phrase in (tier, *phrases):
                 self.tier_words[" ".join(_split(phrase))] = tier
                 self._entry(phrase).tier = tier
