@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
@@ -23,20 +24,28 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    SerializerFunctionWrapHandler,
     ValidationError,
     create_model,
     field_validator,
+    model_serializer,
     model_validator,
 )
 from pydantic.json_schema import SkipJsonSchema
 
 from factory.domains import Domain, domain_names, get_domain
 from factory.domains.base import DistributionBase, PolicyBase
+from factory.domains.rules.columns import SAMPLERS, CategoricalColumn, ColumnSpec, check_columns
+from factory.domains.rules.expr import RuleError, suggest
+from factory.domains.rules.extend import has_extensions, spaced
+from factory.domains.rules.spec import InputSpec
 from factory.errors import RecipeError
+from factory.verify import DATASET_VERIFIERS, VERIFIER_ORDER
 
 RECIPES_DIR = Path(__file__).resolve().parent.parent / "recipes"
 
-VERIFIERS = ("format", "decision", "numbers", "reasons", "pii", "length", "dedup")
+#: Every verifier a recipe may select: the per-example ones in the order they run, then dedup.
+VERIFIERS = VERIFIER_ORDER + DATASET_VERIFIERS
 
 
 class _Section(BaseModel):
@@ -66,12 +75,28 @@ class ProfilesBase(_Section):
         description="Profiles per shard: the unit of progress, resume and parallel work.",
     )
 
+    columns: dict[str, ColumnSpec] = Field(
+        default_factory=dict,
+        description="Extra sampled columns, seeded like the rest: name -> {sampler: normal | "
+        "lognormal | uniform | integer | poisson | categorical | bernoulli | faker | expr, its "
+        "parameters, by, round, min, max, label, unit, aliases}. The policy's rules and "
+        "quantities may read them; the user prompt shows them.",
+    )
+
     @field_validator("locale")
     @classmethod
     def _known_locale(cls, value: str) -> str:
         if value not in AVAILABLE_LOCALES:
             raise ValueError(f"unknown Faker locale {value!r} (e.g. en_US, en_GB, de_DE, fr_FR)")
         return value
+
+    @model_serializer(mode="wrap")
+    def _without_empty_columns(self, handler: SerializerFunctionWrapHandler) -> Any:
+        # Left out when empty, so recipes without columns keep the content hash they had.
+        data = handler(self)
+        if isinstance(data, dict) and not data.get("columns", True):
+            del data["columns"]
+        return data
 
     # Typed here so code reading it is checked; each domain's recipe model narrows the type to
     # its own distribution model (recipe_model).
@@ -161,6 +186,20 @@ class PromptOverrides(_Section):
         None, description="User message of an LLM teacher (write or paraphrase mode)."
     )
     judge: Path | None = Field(None, description="The judge's rubric prompt (user message).")
+    policy: Literal["full", "compact"] = Field(
+        "full",
+        description="How the system prompt states the policy (derived from the rule table): "
+        "full, in sentences; compact, every rule, threshold and reason code tersely (fewer "
+        "tokens per example).",
+    )
+
+    @model_serializer(mode="wrap")
+    def _without_default_policy(self, handler: SerializerFunctionWrapHandler) -> Any:
+        # Left out when "full", so recipes that do not set it keep the content hash they had.
+        data = handler(self)
+        if isinstance(data, dict) and data.get("policy") == "full":
+            del data["policy"]
+        return data
 
 
 class JudgeConfig(LLMSettings):
@@ -454,6 +493,26 @@ class RecipeBase(_Section):
     profiles: ProfilesBase = Field(..., description="How many profiles and how.")
     policy: PolicyBase = Field(..., description="Thresholds of the policy engine.")
 
+    @model_validator(mode="after")
+    def _rule_table(self) -> RecipeBase:
+        # The policy's rules may read the recipe's columns: hand their names and units to the
+        # policy (`inputs`), then build the domain's table once so every mistake in columns,
+        # params, quantities, rules or disable is reported now, naming its field.
+        domain = get_domain(self.domain)
+        if domain.table_builder is None:
+            return self
+        policy = self.policy
+        columns = self.profiles.columns
+        if columns or policy.inputs:
+            table = domain.table_builder(policy, "", domain.max_principal_reasons)
+            inputs = _column_inputs(table, columns)
+            policy = policy.model_copy(update={"inputs": inputs})
+            # Frozen: the validated policy replaces the one parsed from the YAML.
+            object.__setattr__(self, "policy", policy)
+        if has_extensions(policy):
+            domain.rule_table(policy)
+        return self
+
     @property
     def domain_impl(self) -> Domain:
         return get_domain(self.domain)
@@ -595,6 +654,7 @@ def _resolve_paths(recipe: RecipeBase, folder: Path) -> RecipeBase:
         update={
             name: absolute(getattr(recipe.prompts, name))
             for name in type(recipe.prompts).model_fields
+            if name != "policy"
         }
     )
     filters = recipe.filters.model_copy(update={"tokenizer": absolute(recipe.filters.tokenizer)})
@@ -653,9 +713,33 @@ def recipe_json_schema() -> dict[str, Any]:
     return schema
 
 
+def _column_inputs(table: Any, columns: Mapping[str, Any]) -> dict[str, InputSpec]:
+    """The policy's `inputs` for the recipe's columns, after checking the columns."""
+    known = {n: q.kind for n, q in table.quantities.items() if q.expr is None}
+    categories = {n: tuple(q.value_words) for n, q in table.quantities.items() if q.value_words}
+    taken = set(table.quantities) | set(table.params)
+    units = check_columns(columns, known, categories, taken)
+    return {
+        name: InputSpec(
+            unit=units[name],
+            label=spec.label or spaced(name),
+            aliases=list(spec.aliases),
+            values=list(spec.values) if isinstance(spec, CategoricalColumn) else [],
+        )
+        for name, spec in columns.items()
+    }
+
+
 def _recipe_error(source: str, err: ValidationError, prefix: str = "") -> RecipeError:
     first = err.errors(include_url=False)[0]
-    field = prefix + ".".join(str(part) for part in first["loc"]) if first["loc"] else None
+    cause = (first.get("ctx") or {}).get("error")
+    if isinstance(cause, RuleError):
+        # A rule-table error names its own field path (policy.rules.0.when).
+        return RecipeError(source, cause.message, field=prefix + cause.path if cause.path else None)
+    loc = list(first["loc"])
+    if loc[:2] == ["profiles", "columns"] and len(loc) > 3 and loc[3] in SAMPLERS:
+        del loc[3]  # the sampler tag pydantic puts in the path of a discriminated union
+    field = prefix + ".".join(str(part) for part in loc) if loc else None
     message = _explain(first)
     more = err.error_count() - 1
     if more:
@@ -670,6 +754,10 @@ def _explain(error: Any) -> str:
         return "unknown field (check the spelling; `fin-factory recipes schema` lists the fields)"
     if kind == "missing":
         return "field required"
+    if kind == "union_tag_invalid":
+        tag = str(error.get("ctx", {}).get("tag", ""))
+        expected = str(error.get("ctx", {}).get("expected_tags", "")).replace("'", "")
+        return f"unknown sampler {tag!r}{suggest(tag, SAMPLERS)}; expected one of {expected}"
     message = str(error["msg"])
     if message.startswith("Value error, "):
         message = message[len("Value error, ") :]

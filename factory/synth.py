@@ -51,6 +51,7 @@ def labelled_shard(recipe: RecipeBase, shard: Shard) -> pl.DataFrame:
         distribution=profiles.distribution,
         policy=policy,
         boundary_fraction=profiles.boundary_fraction,
+        columns=profiles.columns,
     )
     return domain.label(frame, policy)
 

@@ -20,7 +20,17 @@ from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
 import numpy as np
 import polars as pl
-from pydantic import BaseModel, ConfigDict, PrivateAttr
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+)
+
+from factory.domains.rules.extend import EXTENSION_FIELDS
+from factory.domains.rules.spec import InputSpec, QuantitySpec, RuleSpec
 
 if TYPE_CHECKING:
     from factory.domains.rules import RuleTable
@@ -40,9 +50,59 @@ class Fact(NamedTuple):
 
 
 class PolicyBase(BaseModel):
-    """Base of every domain's policy thresholds (the recipe's `policy:` section)."""
+    """Base of every domain's policy thresholds (the recipe's `policy:` section).
+
+    Besides the domain's own thresholds, every policy may extend the domain's rule table in
+    YAML (factory.domains.rules.extend): `params`, `quantities`, `rules`, `disable`, and the
+    `inputs` filled in from `profiles.columns`. Empty extensions are left out of model_dump, so
+    a policy without them dumps (and hashes into policy_version) as before they existed.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    inputs: dict[str, InputSpec] = Field(
+        default_factory=dict,
+        description="Extra input columns the rules may read: filled in from profiles.columns "
+        "when the recipe loads (what is written here is replaced).",
+    )
+    params: dict[str, float | int | bool | str] = Field(
+        default_factory=dict,
+        description="New policy parameters the recipe's rules and quantities use "
+        "(min_years_in_business: 2); a built-in threshold is set by its own field.",
+    )
+    quantities: dict[str, QuantitySpec] = Field(
+        default_factory=dict,
+        description="Derived quantities: name -> {expr, unit, round, label, aliases, applies}.",
+    )
+    rules: list[RuleSpec] = Field(
+        default_factory=list,
+        description="Rules added after the built-in rules of the same tier (code, outcome, "
+        "when, quantity, text, ...).",
+    )
+    disable: list[str] = Field(
+        default_factory=list, description="Reason codes of rules to switch off."
+    )
+
+    @model_serializer(mode="wrap")
+    def _without_empty_extensions(self, handler: SerializerFunctionWrapHandler) -> Any:
+        data = handler(self)
+        if isinstance(data, dict):
+            for name in EXTENSION_FIELDS:
+                if name in data and not data[name]:
+                    del data[name]
+        return data
+
+    # (id of the policy, its hash), for the same reason as _rule_table below.
+    _hash: Any = PrivateAttr(None)
+
+    def __hash__(self) -> int:
+        # The YAML extensions are dicts and lists, which pydantic's frozen-model hash cannot
+        # hash; the policy's JSON can. Computed once per object: domains cache per policy.
+        cached = self._hash
+        if cached is None or cached[0] != id(self):
+            cached = (id(self), hash(self.model_dump_json()))
+            self._hash = cached
+        return int(cached[1])
 
     # (id of the policy it was built for, the table): model_copy copies private attributes,
     # so the id tells a copy (whose fields may differ) from the object the table was built for.
@@ -158,13 +218,15 @@ class Domain(ABC):
         distribution: DistributionBase,
         policy: PolicyBase,
         boundary_fraction: float,
+        columns: Mapping[str, Any] | None = None,
     ) -> pl.DataFrame:
         """Draws `n` profiles (rows offset .. offset+n-1 of the run) for one shard.
 
         Every random draw comes from `shard_rng(seed, shard, ...)`, so a shard is reproducible
         on its own. `boundary_fraction` of the rows are drawn close to the policy thresholds.
+        `columns` are the recipe's extra columns (profiles.columns), sampled after the domain's.
         """
-        return type(self).synthesizer(
+        frame = type(self).synthesizer(
             n,
             seed=seed,
             shard=shard,
@@ -174,6 +236,11 @@ class Domain(ABC):
             policy=self._own(policy, self.policy_model),
             boundary_fraction=boundary_fraction,
         )
+        if not columns:
+            return frame
+        from factory.domains.rules.columns import sample_columns
+
+        return sample_columns(frame, columns, seed=seed, shard=shard, locale=locale)
 
     @abstractmethod
     def decide(self, profiles: pl.DataFrame, policy: PolicyBase) -> pl.DataFrame:

@@ -32,6 +32,7 @@ from factory.pipeline.steps import KEPT, shard_path
 from factory.recipe import RecipeBase
 from factory.synth import recipe_shards
 from factory.verify import VERIFIER_ORDER as VERIFIERS_IN_ORDER
+from factory.verify import verifier_of
 from factory.verify.dedup import duplicate_mask
 
 #: Columns that lead every dataset row; the domain's profile columns follow, then TAIL_COLUMNS.
@@ -397,8 +398,11 @@ def build_manifest(recipe: RecipeBase, identity: dict[str, Any], **parts: Any) -
         chain.append("judge")
     if "dedup" in recipe.filters.verifiers:
         chain.append("dedup")
+    by_verifier: Counter[str] = Counter()
+    for reason, count in rejects.items():
+        by_verifier[verifier_of(reason)] += count  # claims.comparison counts for claims
     for name in chain:
-        rejected = int(rejects.get(name, 0))
+        rejected = int(by_verifier.get(name, 0))
         verifiers[name] = {"checked": reaching, "passed": reaching - rejected, "rejected": rejected}
         reaching -= rejected
     domain = recipe.domain_impl

@@ -275,7 +275,14 @@ def verify_shard(
     policy: PolicyBase = recipe.policy
     filters = recipe.filters
     checks = frozenset(filters.verifiers)
-    known = frozenset(domain.reason_texts)
+    known = frozenset(domain.reason_texts_for(policy))
+    table = None
+    if "claims" in checks:
+        try:
+            table = domain.rule_table(policy)
+        except NotImplementedError:
+            # A domain without a rule table has no claims to read: the other verifiers run.
+            checks = checks - {"claims"}
     builder = builder or prompt_builder(recipe)
     system = builder.system
     profiles = labelled_shard(recipe, shard)
@@ -307,6 +314,9 @@ def verify_shard(
                 number_tolerance=filters.number_tolerance,
                 token_count=tokens,
                 max_tokens=filters.max_seq_length,
+                table=table,
+                row=row,
+                prompt=user,
             )
             status, detail = (KEPT, "") if verdict.ok else (str(verdict.reason), verdict.detail)
         results["_index"].append(index)

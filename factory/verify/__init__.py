@@ -8,6 +8,10 @@ Per example, in VERIFIER_ORDER (the first failure names the rejection):
               before numbers, so a planted card number is named as PII, not as a wrong number;
     numbers   every number cited in <reasoning> and <answer> matches a fact within the stated
               tolerance (numbers.check_numbers; the rule is in that module's docstring);
+    claims    every claim of the explanation holds for its case, read against the domain's rule
+              table (factory.verify.claims): bound numbers, comparisons, the conclusion,
+              categorical facts, reason texts, fair reasoning; rejections are named
+              claims.<kind> (claims.comparison, ...) and say the sentence and the claim;
     length    the example fits max_seq_length tokens (length.TokenCounter counts them).
 Over the whole dataset, separately: dedup (exact and near duplicates, dedup.duplicate_mask).
 
@@ -19,17 +23,19 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from factory.domains.base import Fact
 from factory.output import parse_output
+from factory.verify.claims import check_claims
 from factory.verify.labels import check_decision, check_reasons
 from factory.verify.length import check_length
-from factory.verify.numbers import check_numbers
+from factory.verify.numbers import FactTable, _cited, _read
 from factory.verify.pii import find_pii
 
 #: Per-example verifiers, in the order they run; a recipe's `filters.verifiers` picks among
 #: these and "dedup", which runs over the whole dataset instead.
-VERIFIER_ORDER = ("format", "decision", "reasons", "pii", "numbers", "length")
+VERIFIER_ORDER = ("format", "decision", "reasons", "pii", "numbers", "claims", "length")
 DATASET_VERIFIERS = ("dedup",)
 _CHECKS = frozenset(VERIFIER_ORDER + DATASET_VERIFIERS)
 
@@ -52,6 +58,11 @@ class Verdict:
 PASSED = Verdict(ok=True)
 
 
+def verifier_of(reason: str) -> str:
+    """The verifier a verdict's reason belongs to ("claims.comparison" -> "claims")."""
+    return reason.split(".", 1)[0]
+
+
 def verify_example(
     output: str,
     *,
@@ -63,6 +74,9 @@ def verify_example(
     number_tolerance: float = 0.005,
     token_count: int | None = None,
     max_tokens: int | None = None,
+    table: Any = None,
+    row: Mapping[str, Any] | None = None,
+    prompt: str | None = None,
 ) -> Verdict:
     """Runs the selected verifiers on one assistant message; the first failure decides.
 
@@ -82,12 +96,19 @@ def verify_example(
         token_count: tokens of the whole example (system, user and assistant messages); needed
             by "length".
         max_tokens: the recipe's max_seq_length; needed by "length".
+        table: the domain's rule table for the recipe's policy (Domain.rule_table); needed by
+            "claims".
+        row: the labelled row; needed by "claims".
+        prompt: the user message; lets "claims" tell the details the prompt showed from those
+            it did not (without it, details are not checked).
 
     Returns:
-        The verdict: ok, or the failing verifier's name and a detail.
+        The verdict: ok, or the failing verifier's name (claims.<kind> for a claim) and a
+        detail.
 
     Raises:
-        ValueError: for an unknown check name, or "length" without token_count and max_tokens.
+        ValueError: for an unknown check name, "length" without token_count and max_tokens, or
+            "claims" without table and row.
     """
     if not _CHECKS.issuperset(checks):
         unknown = set(checks) - _CHECKS
@@ -108,10 +129,27 @@ def verify_example(
         if hits:
             kinds = ", ".join(dict.fromkeys(hit.kind for hit in hits))
             return Verdict(False, "pii", f"found {kinds} in the assistant text")
+    text = parsed.reasoning if parsed.answer is None else f"{parsed.reasoning}\n{parsed.answer}"
+    cited = _read(text) if "numbers" in checks or "claims" in checks else []
     if "numbers" in checks:
-        detail = _check_numbers(parsed.reasoning, parsed.answer, facts, number_tolerance)
+        detail = _check_numbers(text, cited, facts, number_tolerance)
         if detail:
             return Verdict(False, "numbers", detail)
+    if "claims" in checks:
+        if table is None or row is None:
+            raise ValueError("the claims verifier needs the rule table and the row")
+        failures = check_claims(
+            parsed,
+            table=table,
+            row=row,
+            decision=decision.strip().lower(),
+            prompt=prompt,
+            tolerance=number_tolerance,
+            numbers=cited,
+        )
+        if failures:
+            first = failures[0]
+            return Verdict(False, f"claims.{first.kind}", f'{first.claim}: "{first.sentence}"')
     if "length" in checks:
         if token_count is None or max_tokens is None:
             raise ValueError("the length verifier needs token_count and max_tokens")
@@ -122,10 +160,10 @@ def verify_example(
 
 
 def _check_numbers(
-    reasoning: str, answer: str | None, facts: Mapping[str, Fact], tolerance: float
+    text: str, cited: list[Any], facts: Mapping[str, Fact], tolerance: float
 ) -> str | None:
-    text = reasoning if answer is None else f"{reasoning}\n{answer}"
-    wrong = [number.text for number in check_numbers(text, facts, tolerance)]
+    missed = FactTable(facts.values())._misses(cited, tolerance) if cited else []
+    wrong = [_cited(text, fields).text for fields in missed]
     if not wrong:
         return None
     verb = "matches" if len(wrong) == 1 else "match"
@@ -137,5 +175,6 @@ __all__ = [
     "PASSED",
     "VERIFIER_ORDER",
     "Verdict",
+    "verifier_of",
     "verify_example",
 ]

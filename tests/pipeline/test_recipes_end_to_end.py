@@ -8,6 +8,7 @@ import pytest
 
 from factory.dataset import load_hf_dataset, read_manifest, read_split
 from factory.output import parse_output
+from factory.pipeline.prompts import prompt_builder
 from factory.pipeline.run import generate
 from factory.recipe import load_recipe, shipped_recipes
 from factory.synth import Shard, labelled_shard
@@ -21,6 +22,12 @@ def test_template_teacher_passes_every_verifier_on_thousands_of_profiles(path):
     domain = recipe.domain_impl
     task = domain.tasks[recipe.task]
     rows = labelled_shard(recipe, Shard(0, 0, 3000)).to_dicts()
+    builder = prompt_builder(recipe)
+    checks = set(VERIFIER_ORDER) - {"length"}
+    try:
+        table = domain.rule_table(recipe.policy)
+    except NotImplementedError:
+        table, checks = None, checks - {"claims"}
     failures = []
     for index, row in enumerate(rows):
         text = task.write(row, recipe.policy, random.Random(row_seed(7, index)))
@@ -28,10 +35,13 @@ def test_template_teacher_passes_every_verifier_on_thousands_of_profiles(path):
             text,
             decision=row["decision"],
             reason_codes=row["reason_codes"],
-            known_codes=domain.reason_texts,
+            known_codes=domain.reason_texts_for(recipe.policy),
             facts=domain.facts(row, recipe.policy),
-            checks=set(VERIFIER_ORDER) - {"length"},
+            checks=checks,
             number_tolerance=0.0,
+            table=table,
+            row=row,
+            prompt=builder.user(row),
         )
         if not verdict.ok:
             failures.append((index, verdict))

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from functools import lru_cache
 from typing import Any
 
 from factory.domains.base import Fact
 from factory.domains.fraud.policy import MAX_SCORE, POINT_COLUMNS, FraudPolicy
+from factory.domains.rules.extend import EXTENSION_FIELDS
 
 #: Row values an explanation may quote as they are.
 _ROW_NUMBERS = (
@@ -28,7 +28,8 @@ _ROW_NUMBERS = (
 )
 
 #: Policy values an explanation may quote (thresholds and point values).
-_POLICY_NUMBERS = tuple(FraudPolicy.model_fields)
+# The thresholds, not the YAML extension fields every policy has (PolicyBase).
+_POLICY_NUMBERS = tuple(n for n in FraudPolicy.model_fields if n not in EXTENSION_FIELDS)
 
 
 def clock_hour(hour: int) -> int:
@@ -54,11 +55,21 @@ def facts(row: Mapping[str, Any], policy: FraudPolicy) -> dict[str, Fact]:
     return out
 
 
-@lru_cache(maxsize=16)
+#: id(policy) -> (the policy, its facts): policies hold dicts (the YAML extensions), so they
+#: cannot be hashed into an lru_cache; keeping the policy keeps its id from being reused.
+_POLICY_FACTS: dict[int, tuple[FraudPolicy, dict[str, Fact]]] = {}
+
+
 def _policy_facts(policy: FraudPolicy) -> dict[str, Fact]:
     """The facts that depend only on the policy (computed once per policy, not per row)."""
+    hit = _POLICY_FACTS.get(id(policy))
+    if hit is not None and hit[0] is policy:
+        return hit[1]
+    if len(_POLICY_FACTS) >= 16:
+        _POLICY_FACTS.pop(next(iter(_POLICY_FACTS)))
     out = {name: Fact(float(getattr(policy, name))) for name in _POLICY_NUMBERS}
     out["max_score"] = Fact(float(MAX_SCORE))
     out["night_start_hour_12h"] = Fact(float(clock_hour(policy.night_start_hour)))
     out["night_end_hour_12h"] = Fact(float(clock_hour(policy.night_end_hour)))
+    _POLICY_FACTS[id(policy)] = (policy, out)
     return out

@@ -52,13 +52,14 @@ def _quantities(policy: FraudPolicy) -> tuple[Quantity, ...]:
         Quantity(
             "hist_mean_amount",
             "average transaction amount",
-            ("mean", "average", "usual spending", "typical amount"),
+            # Not bare "mean"/"average": "2.1 standard deviations above the mean" is a z-score.
+            ("usual spending", "typical amount", "mean amount", "average amount"),
             "money",
         ),
         Quantity(
             "hist_std_amount",
             "standard deviation of the account's amounts",
-            ("standard deviation", "spread"),
+            ("spread of the amounts",),
             "money",
         ),
         Quantity(
@@ -114,7 +115,7 @@ def _quantities(policy: FraudPolicy) -> tuple[Quantity, ...]:
         Quantity(
             "amount_zscore",
             "amount z-score",
-            ("z-score", "standard deviations from the mean", "standard deviations"),
+            ("z-score", "standard deviations"),
             "number",
             expr="where(hist_std_amount > 0, (amount - hist_mean_amount) / hist_std_amount, 0.0)",
             round=2,
@@ -147,7 +148,7 @@ def _quantities(policy: FraudPolicy) -> tuple[Quantity, ...]:
             ("high-risk merchant", "high-risk category"),
             "boolean",
             expr=_HIGH_RISK,
-            present_words=("high-risk", "high risk", "elevated fraud risk"),
+            present_words=("high-risk merchant", "high-risk category", "elevated fraud risk"),
             absent_words=("not high-risk", "ordinary category", "low-risk"),
             description="Merchant categories the policy treats as high risk: "
             + ", ".join(HIGH_RISK_CATEGORIES)

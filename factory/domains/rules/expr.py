@@ -241,6 +241,8 @@ class _Parser:
         return Node("not", "bool", (found,)) if negate else found
 
     def call(self, node: ast.Call, depth: int) -> Node:
+        if isinstance(node.func, ast.Attribute):
+            raise self.fail(node, "attribute access (`.`) is not allowed")
         if not isinstance(node.func, ast.Name):
             raise self.fail(node, "only named functions may be called")
         name = node.func.id

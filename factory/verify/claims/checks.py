@@ -1,0 +1,933 @@
+"""The claim checks: what each clause of an explanation says about the case, held against it.
+
+A text is read as sentences (split at . ! ? ; and line ends) and clauses (split at "but",
+"yet", "while", ...). In each clause:
+
+number      a number bound to a quantity (its name right before it, "DTI of 43.1%", "the
+            debt-to-income ratio is 43.1%", or right after it, "a 643 credit score") must be
+            that quantity's value, in its unit; a number next to a limit's name ("the 43.0%
+            maximum", "the review level of 1") must be the threshold of a rule on the quantity
+            the clause is about. Numbers bound to nothing are left to the numbers verifier.
+comparison  "X is above / exceeds / below / within / meets / clears / short of T" and their
+            negations must hold for X's real value against T (a cited number, or the limit
+            named: "below the review threshold"); a stated margin ("by 8.5 percentage points",
+            "37 points below") must be the real distance.
+conclusion  a decision word asserted about the case (the clause names the application, the
+            decision, a conclusion word, or no quantity at all) must be the engine's decision;
+            said of a quantity ("so DTI alone calls for a denial") it must be the tier of a rule
+            on that quantity that fires. Negated, hedged and hypothetical mentions, and decision
+            words that name a rule or level ("a denial reason", "the review threshold"), are
+            not claims.
+categorical a present or absent word of a quantity ("a bankruptcy on file", "no new device")
+            must agree with its value (true, or above zero).
+
+Every check reads only the table's words (factory.verify.claims.vocab) and the generic English
+of factory.verify.claims.lexicon; nothing here knows a domain.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeGuard
+
+from factory.verify.claims.vocab import COMMA, NUMBER, PAREN, WORD, Token, Vocabulary
+from factory.verify.numbers import _read
+
+_LINKS = frozenset(
+    {"is", "of", "at", "was", "stands", "sits", "comes", "to", "are", "were", "be", "now",
+     "equals", "totals", "reads", "shows", "a", "an", "the", "its", "just", "about", "around",
+     "roughly", "approximately", "only", "came", "in", "with", "being"}
+)  # fmt: skip
+_LIMIT_LINKS = frozenset({"of", "is", "at", "was", "set", "the", "("})
+_UNIT_SKIP = frozenset(
+    {"points", "point", "percentage", "months", "month", "years", "year", "days", "day", "km",
+     "standard", "deviations", "deviation", "minutes", "hours", "h", "only", "just", "well",
+     "still", "far", "comfortably", "slightly", "about", "roughly", "nearly", "almost"}
+)  # fmt: skip
+_MARGIN_VERBS = frozenset(
+    {
+        "is",
+        "sits",
+        "lands",
+        "stands",
+        "be",
+        "being",
+        "was",
+        "are",
+        "only",
+        "just",
+        "still",
+        "comes",
+        "falls",
+        "lies",
+        "remains",
+        "stays",
+        "(",
+    }
+)
+#: Sentences end at . ! ? ; (not a decimal point) and line ends.
+_STOPS = re.compile(r"([^\n.!?;]*(?:[.!?;]\d[^\n.!?;]*)*)(?:[.!?;](?!\d)|\n|$)")
+_MASK = str.maketrans("123456789", "000000000")
+_BYTE_MASK = bytes.maketrans(b"123456789", b"000000000")
+#: Sentence plans kept per vocabulary before the cache starts over.
+_PLAN_CACHE = 50_000
+#: Determiners that make a noun generic ("sends a transaction to review").
+_GENERIC = frozenset({"a", "an", "any", "every", "each", "such"})
+#: Prepositions before a name that make it a complement, not what a clause is about.
+_COMPLEMENT = frozenset(
+    {"in", "of", "per", "within", "during", "at", "from", "for", "than", "to", "against", "on"}
+)
+_DEFINES = frozenset({"runs", "starts", "begins", "ends", "spans", "covers", "lasts", "from"})
+_PRONOUNS = frozenset({"that", "it", "this", "which", "these", "those", "they", "its"})
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimFailure:
+    """One claim that does not hold.
+
+    Attributes:
+        kind: "number", "comparison", "conclusion", "categorical", "reasons", "fairness" or
+            "identity" (the verifier is named `claims.<kind>`).
+        sentence: the sentence that makes it.
+        claim: what it claims and what the engine says instead.
+    """
+
+    kind: str
+    sentence: str
+    claim: str
+
+
+class _Reader:
+    """Reads one text against one case (values of one row)."""
+
+    def __init__(
+        self,
+        vocab: Vocabulary,
+        values: Mapping[str, Any],
+        decision: str,
+        tolerance: float,
+        fires: Callable[[Any], bool | None],
+    ) -> None:
+        self.vocab = vocab
+        self.table = vocab.table
+        self.values = values
+        self.decision = decision
+        self.tolerance = tolerance
+        self.fires = fires
+        self.failures: list[ClaimFailure] = []
+        self._sentence = ""
+
+    # -- driving --------------------------------------------------------------------------
+
+    def read(self, text: str, numbers: list[Any] | None) -> list[ClaimFailure]:
+        if numbers is None:
+            numbers = _read(text)
+        masked = _mask(text)
+        plans = self.vocab.plans
+        carry: tuple[str, ...] = ()
+        k = 0
+        for span in _STOPS.finditer(text):
+            start, end = span.span(1)
+            found = []
+            while k < len(numbers) and numbers[k][5] < end:
+                if numbers[k][5] >= start:
+                    found.append(numbers[k])
+                k += 1
+            sentence = text[start:end]
+            if start > 0 and text[start - 1] == "\n":
+                carry = ()  # "That" never refers back across a line
+            if not sentence or sentence.isspace():
+                continue
+            # A sentence's claims depend on its words and the shape of its numbers, not on
+            # their digits: plan once per shape, then check each case's numbers.
+            key = (masked[start:end], carry)
+            plan = plans.get(key)
+            if plan is None:
+                if len(plans) > _PLAN_CACHE:
+                    plans.clear()
+                plan = plans[key] = self._plan(sentence, start, found, carry)
+            steps, slots, carry = plan
+            if not steps:
+                continue
+            for token, fields in zip(slots, found, strict=True):
+                token.number = fields
+            self._sentence = sentence.strip()
+            for step, args in steps:
+                step(self, *args)
+        return self.failures
+
+    def _plan(
+        self, sentence: str, offset: int, numbers: list[Any], carry: tuple[str, ...]
+    ) -> tuple[list[Any], list[Token], tuple[str, ...]]:
+        """The checks a sentence asks for (run later on each case's values), its number
+        tokens, and the quantity the next sentence may refer back to."""
+        shifted = [(*f[:4], f[4] - offset, f[5] - offset, f[6]) for f in numbers]
+        tokens = self.vocab.tokens(sentence, shifted)
+        self._steps: list[Any] = []
+        for clause in _clauses(tokens):
+            carry = self._clause(clause, carry)
+        slots = [t for t in tokens if t.kind == NUMBER]
+        return self._steps, slots, carry
+
+    def _step(self, method: Any, *args: Any) -> None:
+        self._steps.append((method, args))
+
+    def _fail(self, kind: str, claim: str) -> None:
+        self.failures.append(ClaimFailure(kind, self._sentence, claim))
+
+    def _clause(self, clause: list[Token], carry: tuple[str, ...]) -> tuple[str, ...]:
+        mentions = [
+            i
+            for i, t in enumerate(clause)
+            if t.entry is not None and (t.entry.quantities or t.entry.presence)
+        ]
+        opens_with_pronoun = bool(clause) and clause[0].text in _PRONOUNS
+        roles: dict[int, str] = {}
+        for i, token in enumerate(clause):
+            if token.kind == NUMBER:
+                roles[i] = self._number(clause, i, mentions, carry)
+        for i, token in enumerate(clause):
+            entry = token.entry
+            if entry is None:
+                continue
+            if entry.comparator is not None:
+                self._comparison(clause, i, mentions, carry, roles)
+            if entry.tier is not None:
+                subject, _ = self._subject(clause, len(clause), mentions, carry, opens_with_pronoun)
+                self._conclusion(clause, i, subject)
+            if entry.presence:
+                self._presence(clause, i)
+            if entry.protected:
+                self._protected(clause, i)
+        for i in reversed(mentions):
+            if not _complement(clause, i):
+                entry = clause[i].entry
+                assert entry is not None
+                return _names(entry)
+        return carry
+
+    def _subject(
+        self,
+        clause: list[Token],
+        before: int,
+        mentions: list[int],
+        carry: tuple[str, ...],
+        pronoun: bool,
+    ) -> tuple[tuple[str, ...], bool]:
+        """The quantities a clause is about up to token `before` (the nearest name), or the
+        previous clause's when the clause names none; and whether this clause named them."""
+        for i in reversed(mentions):
+            if i < before:
+                entry = clause[i].entry
+                assert entry is not None
+                return _names(entry), True
+        return (carry if pronoun or not mentions else ()), False
+
+    # -- numbers ----------------------------------------------------------------------------
+
+    def _number(
+        self, clause: list[Token], i: int, mentions: list[int], carry: tuple[str, ...]
+    ) -> str:
+        """Classifies number i (margin, threshold, value, free) and checks the bound ones."""
+        token = clause[i]
+        if _margin(clause, i):
+            return "margin"
+        limit = _limit_next_to(clause, i)
+        if limit is not None:
+            subject, explicit = self._subject(clause, i, mentions, carry, True)
+            names = tuple(q for q in subject if self._compatible(token, q)) if explicit else ()
+            self._step(_Reader._threshold, token, names, _tier_of_limit(clause[limit]))
+            return "threshold"
+        if _after_comparator(clause, i):
+            return "reference"  # "above 900 km/h": what a comparison compares with
+        bound = _bound(clause, i)
+        if bound is None:
+            return "free"
+        entry = clause[bound].entry
+        assert entry is not None
+        names = tuple(q for q in entry.quantities if self._compatible(token, q))
+        if not names:
+            return "free"
+        if _open_ended(clause, i):
+            # "at 6 standard deviations or more": a limit of the quantity, not its value.
+            self._step(_Reader._threshold, token, names, None)
+            return "threshold"
+        self._step(_Reader._value, token, names)
+        return "value"
+
+    def _value(self, token: Token, names: tuple[str, ...]) -> None:
+        if not any(self._equals(token, q, self.values.get(q)) for q in names):
+            if all(not _is_number(self.values.get(q)) for q in names):
+                return
+            shown = ", ".join(self._show(q, self.values.get(q)) for q in names)
+            self._fail(
+                "number", f"{self._label(names[0])} cited as {self._cited(token)}, engine {shown}"
+            )
+
+    def _threshold(self, token: Token, names: tuple[str, ...], tier: str | None) -> None:
+        candidates = [q for q in names if self._limits(q)]
+        if not candidates:
+            # The clause names no quantity with limits: the number must still be a limit
+            # (some rule's threshold, or a param) in a unit it can be shown in.
+            candidates = [q for q in self.vocab.thresholds if self._compatible(token, q)]
+            if any(
+                self._equals(token, q, value) for q in candidates for _, value in self._limits(q)
+            ) or any(
+                self._equals(token, p.quantity or "", p.value)
+                for p in self.table.params.values()
+                if p.quantity is None or self._compatible(token, p.quantity)
+            ):
+                return
+            if not candidates:
+                return
+        tier = self._limit_tier(tier)
+        for q in candidates:
+            for rule, value in self._limits(q):
+                if tier is not None and rule is not None and rule.outcome != tier:
+                    continue
+                if self._equals(token, q, value):
+                    return
+        limits = ", ".join(
+            sorted({self._show(q, v) for q in candidates for _, v in self._limits(q)})
+        )
+        self._fail(
+            "number",
+            f"{self._cited(token)} named as a limit of {self._label(candidates[0])}; "
+            f"its limits are {limits}",
+        )
+
+    # -- comparisons ------------------------------------------------------------------------
+
+    def _comparison(
+        self,
+        clause: list[Token],
+        c: int,
+        mentions: list[int],
+        carry: tuple[str, ...],
+        roles: dict[int, str],
+    ) -> None:
+        entry = clause[c].entry
+        assert entry is not None and entry.comparator is not None
+        op = entry.comparator
+        ref, limit_token = _reference(clause, c, roles)
+        kind = limit_token.entry.limit if limit_token and limit_token.entry else None
+        if op in ("pass", "fail"):
+            if kind is None:
+                return
+            passing = {"ceiling": "<=", "floor": ">=", "trigger": ">="}[kind]
+            failing = {"ceiling": ">", "floor": "<", "trigger": "<"}[kind]
+            op = passing if op == "pass" else failing
+        subject, explicit = self._subject(clause, c, mentions, carry, True)
+        if not explicit and _modifies_a_noun(clause, c):
+            return  # "travel above 900 km/h is impossible": a rule in general, not this case
+        ref_token = clause[ref] if ref is not None else None
+        if ref_token is None and limit_token is None:
+            return
+        if not subject and ref_token is None:
+            return
+        negated = _negated(clause, c, 3)
+        margin = _margin_of(clause, c, ref)
+        words = ("not " if negated else "") + clause[c].text
+        limit = (_tier_of_limit(limit_token), kind) if limit_token is not None else None
+        self._step(
+            _Reader._compare, op, negated, subject, explicit, ref_token, limit, margin, words
+        )
+
+    def _compare(
+        self,
+        op: str,
+        negated: bool,
+        subject: tuple[str, ...],
+        explicit: bool,
+        ref: Token | None,
+        limit: tuple[str | None, str | None] | None,
+        margin: Token | None,
+        words: str,
+    ) -> None:
+        pairs = self._pairs(subject, explicit, ref, limit)
+        if not pairs:
+            return
+        holds = False
+        for q, v, t in pairs:
+            if (abs(v - t) <= 1e-9 * max(1.0, abs(t)) or _relation(op, v, t) != negated) and (
+                margin is None or self._margin_equals(margin, q, abs(v - t))
+            ):
+                holds = True
+                break
+        if not holds:
+            q, v, t = pairs[0]
+            said = f"{self._label(q)} ({self._show(q, v)}) {words} {self._show(q, t)}"
+            if margin is not None and _relation(op, v, t) != negated:
+                said += f" by {self._cited(margin)}; the distance is {self._show_gap(q, v, t)}"
+            self._fail("comparison", said)
+
+    def _pairs(
+        self,
+        subject: tuple[str, ...],
+        explicit: bool,
+        ref: Token | None,
+        limit: tuple[str | None, str | None] | None,
+    ) -> list[tuple[str, float, float]]:
+        """(quantity, value, reference) pairs a comparison may be about."""
+        pairs: list[tuple[str, float, float]] = []
+        if ref is not None:
+            names = [q for q in subject if self._compatible(ref, q)]
+            exact = [
+                (q, value)
+                for q in names
+                for _, value in self._limits(q)
+                if self._equals(ref, q, value)
+            ]
+            if not exact and (not names or not explicit) and limit is not None:
+                # "A bankruptcy 60 months ago is outside the 48-month lookback", "That is above
+                # the 36.0% level": the limit names the quantity the clause does not.
+                exact = [
+                    (q, value)
+                    for q in self.vocab.thresholds
+                    if self._compatible(ref, q)
+                    for _, value in self._limits(q)
+                    if self._equals(ref, q, value)
+                ]
+                names = sorted({q for q, _ in exact}) or names
+            for q, value in exact:
+                v = self.values.get(q)
+                if _is_number(v) and _is_number(value):
+                    pairs.append((q, float(v), float(value)))
+            if pairs:
+                return pairs
+            for q in names:
+                v = self.values.get(q)
+                if not _is_number(v):
+                    continue
+                t = self._as_value(ref, q)
+                if t is None or abs(self._in_shown_units(ref, q, float(v)) - ref.number[0]) <= (  # type: ignore[index]
+                    0.5 * 10.0 ** -ref.number[1] * ref.number[6]  # type: ignore[index]
+                ):
+                    continue  # equal at the digits shown: either side reads true
+                pairs.append((q, float(v), t))
+            return pairs
+        if limit is None:
+            return pairs
+        tier, kind = limit
+        tier = self._limit_tier(tier)
+        for q in subject:
+            v = self.values.get(q)
+            if not _is_number(v):
+                continue
+            for rule, value in self._limits(q):
+                if rule is None:
+                    continue  # a bare param: which side is which is not known
+                if tier is not None and rule.outcome != tier:
+                    continue
+                if kind == "ceiling" and rule.op not in (">", ">="):
+                    continue
+                if kind == "floor" and rule.op not in ("<", "<="):
+                    continue
+                if _is_number(value):
+                    pairs.append((q, float(v), float(value)))
+        return pairs
+
+    # -- conclusions ------------------------------------------------------------------------
+
+    def _conclusion(self, clause: list[Token], i: int, subject: tuple[str, ...]) -> None:
+        token = clause[i]
+        entry = token.entry
+        assert entry is not None and entry.tier is not None
+        if _names_a_rule(clause, i) or _negated(clause, i, 6) or _hedged(clause, i):
+            return
+        case = any(
+            t.entry is not None
+            and t.entry.marker
+            and (k == 0 or clause[k - 1].text not in _GENERIC)
+            for k, t in enumerate(clause)
+        )
+        self._step(_Reader._conclude, token.text, entry.tier, case, subject)
+
+    def _conclude(self, word: str, tier: str, case: bool, subject: tuple[str, ...]) -> None:
+        if tier == self.decision:
+            return
+        if not case and subject:
+            depends = self.vocab.depends
+            for rule in self.table.rules:
+                if (
+                    rule.outcome == tier
+                    and rule.quantity is not None
+                    and not depends.get(rule.quantity, frozenset({rule.quantity})).isdisjoint(
+                        subject
+                    )
+                    and self.fires(rule) is not False
+                ):
+                    return
+            if tier == self.table.default and not any(
+                rule.quantity in subject and self.fires(rule) for rule in self.table.rules
+            ):
+                return
+            self._fail(
+                "conclusion",
+                f'"{word}" ({tier}) said of {self._label(subject[0])}, which no firing '
+                f"rule at {tier} is about; the engine decided {self.decision}",
+            )
+            return
+        self._fail("conclusion", f'concludes "{word}" ({tier}); the engine decided {self.decision}')
+
+    # -- categorical ------------------------------------------------------------------------
+
+    def _presence(self, clause: list[Token], i: int) -> None:
+        token = clause[i]
+        entry = token.entry
+        assert entry is not None
+        if i > 0 and clause[i - 1].kind == NUMBER:
+            return  # "2 delinquencies": a count, checked as a number
+        if i + 1 < len(clause) and clause[i + 1].kind == NUMBER:
+            return  # "late payments 0": a count
+        nxt = clause[i + 1] if i + 1 < len(clause) else None
+        if nxt is not None and nxt.entry is not None and nxt.entry.limit is not None:
+            return  # "the delinquency review level": names a rule's limit
+        if any(
+            t.entry is not None and t.entry.comparator is not None and not t.entry.quantities
+            for t in clause[:i]
+        ) and any(t.kind == NUMBER for t in clause[:i]):
+            return  # "travel above 900 km/h is impossible": a rule, not a fact of the case
+        if nxt is not None and nxt.text in _DEFINES:
+            return  # "the night window runs from midnight": a definition, not a fact
+        self._step(_Reader._present, entry.presence, _negated(clause, i, 6))
+
+    def _present(self, presence: tuple[tuple[str, bool], ...], negated: bool) -> None:
+        for q, present in presence:
+            value = self.values.get(q)
+            if q not in self.values:
+                continue
+            actual = bool(value) if isinstance(value, bool) else _is_number(value) and value > 0
+            if value is None:
+                actual = False
+            stated = present != negated
+            if stated != actual:
+                self._fail(
+                    "categorical",
+                    f"states {self._label(q)} {'present' if stated else 'absent'}; "
+                    f"the case has {'it' if actual else 'none'} ({value})",
+                )
+            return
+
+    # -- fair reasoning -------------------------------------------------------------------
+
+    def _protected(self, clause: list[Token], i: int) -> None:
+        token = clause[i]
+        entry = token.entry
+        assert entry is not None
+        if entry.person_context and not any(
+            t.entry is not None and t.entry.person for t in clause[max(0, i - 3) : i + 4]
+        ):
+            return  # "a young account", "60 months old"
+        if any(t.entry is not None and t.entry.negator for t in clause):
+            return  # "regardless of age", "marital status plays no part"
+        self._step(
+            _Reader._fail,
+            "fairness",
+            f'uses "{token.text}", a protected basis under ECOA/Reg B, as a factor',
+        )
+
+    # -- units and values -------------------------------------------------------------------
+
+    def _limit_tier(self, tier: str | None) -> str | None:
+        """The tier whose rules a limit named by `tier` belongs to: "the review threshold" is
+        a review rule's; "the approval level" (the default tier's) is where approval stops,
+        the least severe other tier's rules."""
+        tiers = self.table.tiers
+        if tier is None or tier not in tiers:
+            return None
+        if tier == self.table.default:
+            others = [t for t in tiers if t != tier]
+            return others[-1] if others else None
+        return tier
+
+    def _limits(self, q: str) -> list[tuple[Any, Any]]:
+        out = []
+        for rule, name in self.vocab.thresholds.get(q, ()):
+            if name in self.values:
+                value = self.values[name]
+            elif name in self.table.params:
+                value = self.table.params[name].value
+            else:
+                continue
+            if _is_number(value):
+                out.append((rule, value))
+        return out
+
+    def _unit(self, q: str) -> str:
+        quantity = self.table.quantities.get(q)
+        return quantity.unit if quantity is not None else "number"
+
+    def _compatible(self, token: Token, q: str) -> bool:
+        unit = self._unit(q)
+        if unit in ("boolean", "category"):
+            return False
+        fields = token.number
+        assert fields is not None
+        if fields[3]:  # money
+            return unit == "money"
+        if token.units is not None:
+            return unit in token.units
+        return unit != "money"  # an amount of money is written with its currency sign
+
+    def _candidates(self, token: Token, q: str, v: float) -> tuple[float, ...]:
+        unit = self._unit(q)
+        fields = token.number
+        assert fields is not None
+        if unit == "fraction":
+            if fields[2] or token.points:
+                return (100 * v,)
+            return (v, 100 * v)
+        return (v,)
+
+    def _in_shown_units(self, token: Token, q: str, v: float) -> float:
+        return self._candidates(token, q, v)[-1]
+
+    def _equals(self, token: Token, q: str, value: Any) -> bool:
+        if not _is_number(value):
+            return False
+        fields = token.number
+        assert fields is not None
+        c = fields[0]
+        # One unit of the last digit shown: rounded or truncated, never a neighbouring limit
+        # (79.6% is not the 80.0% threshold, though it is within 0.5% of it).
+        unit = 10.0 ** -fields[1] * fields[6]
+        for v in self._candidates(token, q, float(value)):
+            for w in (v, -v):
+                if abs(c - w) < unit - 1e-9 * max(abs(w), 1.0) or c == w:
+                    return True
+        return False
+
+    def _margin_equals(self, token: Token, q: str, distance: float) -> bool:
+        return self._equals(token, q, distance)
+
+    def _as_value(self, token: Token, q: str) -> float | None:
+        fields = token.number
+        assert fields is not None
+        c = float(fields[0])
+        if self._unit(q) == "fraction" and (fields[2] or token.points or c > 1.5):
+            return c / 100
+        return c
+
+    def _label(self, q: str) -> str:
+        quantity = self.table.quantities.get(q)
+        return quantity.label if quantity is not None else q
+
+    def _show(self, q: str, v: Any) -> str:
+        if not _is_number(v):
+            return str(v)
+        unit = self._unit(q)
+        if unit == "fraction":
+            return f"{float(v) * 100:.2f}%"
+        if unit == "money":
+            return f"${float(v):,.2f}"
+        return f"{float(v):g}"
+
+    def _show_gap(self, q: str, v: float, t: float) -> str:
+        if self._unit(q) == "fraction":
+            return f"{abs(v - t) * 100:.2f} percentage points"
+        return self._show(q, abs(v - t))
+
+    @staticmethod
+    def _cited(token: Token) -> str:
+        fields = token.number
+        assert fields is not None
+        return f"{fields[0]:g}{'%' if fields[2] else ''}"
+
+
+def read_claims(
+    text: str,
+    vocab: Vocabulary,
+    values: Mapping[str, Any],
+    decision: str,
+    *,
+    tolerance: float,
+    fires: Callable[[Any], bool | None],
+    numbers: list[Any] | None = None,
+) -> list[ClaimFailure]:
+    """The claims of `text` (reasoning and answer) that do not hold for the case.
+
+    Args:
+        text: the explanation.
+        vocab: the rule table's vocabulary.
+        values: every quantity's and param's value for the case (RuleTable.row_values).
+        decision: the engine's decision.
+        tolerance: relative tolerance of a cited value, on top of the digits shown.
+        fires: whether a rule fires for the case (None when it cannot be told).
+        numbers: `numbers._read(text)`, when the caller has it.
+
+    Returns:
+        The failing claims, in text order.
+    """
+    return _Reader(vocab, values, decision, tolerance, fires).read(text, numbers)
+
+
+def _mask(text: str) -> str:
+    """`text` with every digit 0: the shape of its numbers without their values."""
+    if text.isascii():
+        return text.encode().translate(_BYTE_MASK).decode()
+    return text.translate(_MASK)
+
+
+# -- helpers over a clause's tokens ---------------------------------------------------------
+
+
+def _clauses(sentence: list[Token]) -> list[list[Token]]:
+    out: list[list[Token]] = [[]]
+    for token in sentence:
+        if token.entry is not None and token.entry.clause:
+            out.append([])
+            continue
+        out[-1].append(token)
+    return [clause for clause in out if clause]
+
+
+def _names(entry: Any) -> tuple[str, ...]:
+    """The quantities a phrase names: its own, or those whose presence it states."""
+    return entry.quantities or tuple(dict.fromkeys(q for q, _ in entry.presence))
+
+
+def _relation(op: str, v: float, t: float) -> bool:
+    if op == ">":
+        return v > t
+    if op == ">=":
+        return v >= t
+    if op == "<":
+        return v < t
+    return v <= t
+
+
+def _is_number(value: Any) -> TypeGuard[float]:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value == value
+
+
+def _plain(token: Token) -> bool:
+    """A word outside the vocabulary."""
+    return token.kind == WORD and token.entry is None
+
+
+def _margin(clause: list[Token], i: int) -> bool:
+    """Number i states a distance: "by 8.5 points", "is 37 points below", "40 short of"."""
+    if i > 0 and clause[i - 1].entry is not None and clause[i - 1].entry.by:  # type: ignore[union-attr]
+        return True
+    j = i + 1
+    while (
+        j < len(clause) and j <= i + 3 and clause[j].kind == WORD and clause[j].text in _UNIT_SKIP
+    ):
+        j += 1
+    if j >= len(clause):
+        return False
+    entry = clause[j].entry
+    follows = (entry is not None and entry.comparator is not None and not entry.quantities) or (
+        clause[j].text in ("short", "more", "less", "higher", "lower")
+    )
+    if not follows:
+        return False
+    # "is 37 points below the floor", "sits 2.1% above", "8.5 points over": a distance;
+    # "credit score 718 clears", "tenure of 24.0 years satisfies": the value itself.
+    if i > 0 and clause[i - 1].text in _MARGIN_VERBS:
+        return True
+    return j > i + 1 and _bound(clause, i) is None
+
+
+def _margin_of(clause: list[Token], c: int, ref: int | None) -> Token | None:
+    """The margin a comparison states: the number just before it, or "by N" after it."""
+    j = c - 1
+    while j >= 0 and clause[j].kind == WORD and clause[j].text in _UNIT_SKIP:
+        j -= 1
+    if j >= 0 and clause[j].kind == NUMBER and _margin(clause, j):
+        return clause[j]
+    start = (ref if ref is not None else c) + 1
+    for k in range(start, min(len(clause), start + 6)):
+        token = clause[k]
+        if token.entry is not None and token.entry.comparator is not None:
+            break
+        if token.kind == NUMBER:
+            if k > 0 and clause[k - 1].entry is not None and clause[k - 1].entry.by:  # type: ignore[union-attr]
+                return token
+            break
+    return None
+
+
+_PREPOSITIONS = frozenset(
+    {"above", "below", "over", "under", "within", "beyond", "past", "inside", "outside",
+     "beneath", "short of", "shy of", "in excess of", "north of", "south of"}
+)  # fmt: skip
+_VERBS = frozenset(
+    {"is", "are", "was", "were", "be", "been", "being", "sits", "stands", "lands", "falls",
+     "comes", "remains", "stays", "lies", "goes", "went", "came", "ends", "ended", "moved",
+     "rose", "fell", "and", "or", "but", "well", "just", "still", "now", "both", "either"}
+)  # fmt: skip
+
+
+def _modifies_a_noun(clause: list[Token], c: int) -> bool:
+    """Comparison c qualifies a bare noun ("travel above 900 km/h", "amounts over $500")
+    rather than stating where the case stands."""
+    if clause[c].text not in _PREPOSITIONS or c == 0:
+        return False
+    before = clause[c - 1]
+    return (
+        before.kind == WORD
+        and before.text not in _VERBS
+        and (before.entry is None or not (before.entry.negator or before.entry.quantities))
+    )
+
+
+_OPEN_ENDS = frozenset(
+    {"more", "above", "higher", "greater", "over", "less", "fewer", "below", "lower", "under",
+     "beyond", "later", "earlier", "longer"}
+)  # fmt: skip
+
+
+def _open_ended(clause: list[Token], i: int) -> bool:
+    """Number i is followed by "or more" / "or less" (after its unit or name)."""
+    for j in range(i + 1, min(len(clause) - 1, i + 4)):
+        if clause[j].text == "or" and clause[j + 1].text in _OPEN_ENDS:
+            return True
+        if clause[j].kind != WORD:
+            return False
+    return False
+
+
+def _complement(clause: list[Token], i: int) -> bool:
+    """Name i follows a preposition ("in the hour", "of monthly income")."""
+    for j in range(i - 1, max(-1, i - 4), -1):
+        token = clause[j]
+        if token.text in _COMPLEMENT:
+            return True
+        if token.kind != WORD or (token.entry is not None and token.text not in ("the", "a", "an")):
+            return False
+    return False
+
+
+def _after_comparator(clause: list[Token], i: int) -> bool:
+    """Number i directly follows a comparison word ("above 900 km/h", "under the 2")."""
+    j = i - 1
+    if j >= 0 and clause[j].text == "the":
+        j -= 1
+    if j < 0:
+        return False
+    entry = clause[j].entry
+    return entry is not None and entry.comparator is not None and not entry.quantities
+
+
+def _limit_next_to(clause: list[Token], i: int) -> int | None:
+    """Index of a limit's name next to number i ("the 43.0% maximum", "the 680
+    automatic-approval level", "maximum of 43.0%")."""
+    for j in range(i + 1, min(len(clause), i + 4)):
+        token = clause[j]
+        if token.entry is not None and token.entry.limit:
+            return j
+        if not (_plain(token) or _is_tier(token)) or token.text in ("of", "in", "for", "a"):
+            break
+    for j in range(i - 1, max(-1, i - 4), -1):
+        token = clause[j]
+        if token.entry is not None and token.entry.limit:
+            return j
+        if not ((_plain(token) and token.text in _LIMIT_LINKS) or token.kind == PAREN):
+            break
+    return None
+
+
+def _is_tier(token: Token) -> bool:
+    return token.entry is not None and token.entry.tier is not None and not token.entry.quantities
+
+
+def _bound(clause: list[Token], i: int) -> int | None:
+    """Index of the quantity name number i is bound to, or None."""
+    if i + 1 < len(clause) and clause[i + 1].entry is not None and clause[i + 1].entry.quantities:  # type: ignore[union-attr]
+        return i + 1
+    if (
+        i + 2 < len(clause)
+        and clause[i + 1].text == "of"
+        and clause[i + 2].entry is not None
+        and clause[i + 2].entry.quantities  # type: ignore[union-attr]
+    ):
+        return i + 2
+    for j in range(i - 1, max(-1, i - 6), -1):
+        token = clause[j]
+        if token.entry is not None and token.entry.quantities:
+            # "an equal share of the principal: $497.92": the name is a complement there.
+            if j >= 2 and clause[j - 1].text == "the" and clause[j - 2].text == "of":
+                return None
+            if j >= 1 and clause[j - 1].text == "of":
+                return None
+            return j
+        if token.kind == PAREN and token.text == "(":
+            continue
+        if not (_plain(token) and token.text in _LINKS):
+            return None
+    return None
+
+
+def _reference(
+    clause: list[Token], c: int, roles: dict[int, str]
+) -> tuple[int | None, Token | None]:
+    """What comparison c compares with: the number after it (not a margin), and the limit's
+    name after it ("the review threshold"), each None when absent."""
+    limit: Token | None = None
+    for j in range(c + 1, min(len(clause), c + 7)):
+        token = clause[j]
+        if token.kind == COMMA:
+            break
+        entry = token.entry
+        if entry is not None and entry.limit and limit is None:
+            limit = token
+        if token.kind == NUMBER:
+            if roles.get(j) == "margin":
+                return None, limit
+            if limit is None:
+                k = _limit_next_to(clause, j)
+                limit = clause[k] if k is not None else None
+            return j, limit
+        if entry is not None and (entry.comparator is not None or entry.quantities):
+            break
+    return None, limit
+
+
+def _tier_of_limit(limit: Token) -> str | None:
+    """The tier a limit's name carries ("review level" -> review), else None."""
+    entry = limit.entry
+    return entry.tier if entry is not None else None
+
+
+def _negated(clause: list[Token], i: int, reach: int) -> bool:
+    """A negator within `reach` tokens before token i, with no comma between."""
+    for j in range(i - 1, max(-1, i - reach - 1), -1):
+        token = clause[j]
+        if token.kind == COMMA:
+            return False
+        if token.entry is not None and token.entry.negator:
+            return True
+    return False
+
+
+def _hedged(clause: list[Token], i: int) -> bool:
+    return any(t.entry is not None and t.entry.hedge for t in clause[:i])
+
+
+def _names_a_rule(clause: list[Token], i: int) -> bool:
+    """Decision word i names a rule or level, not a decision ("denial reason", "hard block",
+    "the block at 5")."""
+    from factory.verify.claims.lexicon import TIER_NOUN_MODIFIED, TIER_PREMODIFIERS
+
+    if i > 0 and clause[i - 1].text in TIER_PREMODIFIERS:
+        return True
+    for j in (i + 1, i + 2):
+        if j >= len(clause):
+            break
+        token = clause[j]
+        if token.kind == NUMBER or (token.entry is not None and token.entry.limit):
+            return True
+        if token.text in TIER_NOUN_MODIFIED:
+            return True
+        if token.kind == PAREN:
+            continue
+        if j == i + 1 and token.text not in ("at", "of", "("):
+            break
+    return False
+
+
+__all__: Sequence[str] = ("ClaimFailure", "read_claims")
