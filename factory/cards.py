@@ -216,6 +216,7 @@ def render_dataset_card(
         task=domain.tasks[recipe.task],
         repo_id=repo_id,
         policy_rules=policy_rules(release),
+        policy_table=policy_table(recipe),
         split_header=["split", "examples", *domain.labels],
         split_rows=_split_rows(manifest, domain.labels),
         reason_rows=_reason_rows(manifest, domain.reason_texts),
@@ -236,6 +237,31 @@ def render_dataset_card(
             REASONS_PNG: _reasons_png(manifest),
         },
     )
+
+
+def policy_table(recipe: RecipeBase) -> list[dict[str, str]]:
+    """The domain's rules as the cards show them, from its rule table (most severe first);
+    empty for a domain whose policy is not a table."""
+    domain = recipe.domain_impl
+    if type(domain).table_builder is None:
+        return []
+    table = domain.rule_table(recipe.policy)
+    rows = []
+    for rule in table.rules:
+        # A rule at the default tier only adds points; a reason=False one decides unnamed.
+        scores = f" (+{rule.points})" if rule.points else ""
+        outcome = ("points only" if rule.outcome == table.default else rule.outcome) + scores
+        text = rule.text if rule.reason else f"{rule.text} (decides; never named as a reason)"
+        rows.append(
+            {
+                "code": rule.code,
+                "outcome": outcome,
+                "when": rule.when,
+                "text": text,
+                "source": rule.source,
+            }
+        )
+    return rows
 
 
 def policy_rules(release: DatasetRelease) -> list[dict[str, Any]]:
@@ -474,6 +500,8 @@ def render_model_card(
         example=_example(release.dataset.example),
         reason_texts=domain.reason_texts,
         notes=domain.regulatory_notes(),
+        policy_table=policy_table(recipe),
+        prompt_policy=getattr(recipe.prompts, "policy", "full"),
         adverse=sorted(domain.adverse_labels),
         images=images,
     )

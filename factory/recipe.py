@@ -75,6 +75,22 @@ class ProfilesBase(_Section):
         description="Profiles per shard: the unit of progress, resume and parallel work.",
     )
 
+    target_kept: int | None = Field(
+        None,
+        gt=0,
+        le=100_000_000,
+        description="Keep drawing further shards (after `count` profiles) until this many "
+        "examples are kept, or `max_count` profiles have been drawn (then the run fails, "
+        "saying how far it got). The dataset holds at least this many kept examples.",
+    )
+    max_count: int | None = Field(
+        None,
+        gt=0,
+        le=100_000_000,
+        description="The attempt cap of `target_kept`: most profiles drawn "
+        "[default: 4 x target_kept, at least count].",
+    )
+
     columns: dict[str, ColumnSpec] = Field(
         default_factory=dict,
         description="Extra sampled columns, seeded like the rest: name -> {sampler: normal | "
@@ -96,6 +112,10 @@ class ProfilesBase(_Section):
         data = handler(self)
         if isinstance(data, dict) and not data.get("columns", True):
             del data["columns"]
+        if isinstance(data, dict):
+            for name in ("target_kept", "max_count"):
+                if data.get(name, 0) is None:
+                    del data[name]
         return data
 
     # Typed here so code reading it is checked; each domain's recipe model narrows the type to

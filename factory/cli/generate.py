@@ -20,6 +20,22 @@ def generate(
     n: Annotated[
         int | None, typer.Option("--n", help="Number of profiles (overrides the recipe).")
     ] = None,
+    kept: Annotated[
+        int | None,
+        typer.Option(
+            "--kept",
+            help="Keep drawing further shards until this many examples are kept "
+            "(profiles.target_kept); fails with exit 1 at the cap, saying how far it got.",
+        ),
+    ] = None,
+    max_profiles: Annotated[
+        int | None,
+        typer.Option(
+            "--max-profiles",
+            help="The attempt cap of --kept: most profiles drawn (profiles.max_count) "
+            "[default: 4 x --kept].",
+        ),
+    ] = None,
     output: Annotated[
         Path | None, typer.Option("--out", help="Output folder [default: out/RECIPE_NAME].")
     ] = None,
@@ -56,7 +72,9 @@ def generate(
     ] = False,
 ) -> None:
     """Generate a verified chain-of-thought dataset (resumes an interrupted run)."""
-    loaded = load_recipe(recipe).with_overrides(count=n, seed=seed)
+    loaded = load_recipe(recipe).with_overrides(
+        count=n, seed=seed, target_kept=kept, max_count=max_profiles
+    )
     loaded = loaded.with_teacher(backend=teacher, model=model, base_url=base_url, mode=mode)
     loaded = loaded.with_fields(execution=engine)
     folder = output or Path("out") / loaded.name

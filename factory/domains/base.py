@@ -34,19 +34,72 @@ from factory.domains.rules.spec import InputSpec, QuantitySpec, RuleSpec
 
 if TYPE_CHECKING:
     from factory.domains.rules import RuleTable
+    from factory.domains.rules.prompt import PolicyPrompt
 
 
-class Fact(NamedTuple):
+class _FactValue(NamedTuple):
+    value: float
+    percent: bool = False
+
+
+class Fact(_FactValue):
     """A number an explanation may cite.
+
+    A (value, percent) pair, as before rule tables: code that unpacks, compares or builds it
+    from two values keeps working. A fact from a rule table also knows what it is a number of
+    (read-only attributes beside the tuple; None / () when unknown).
 
     Attributes:
         value: the exact value the engine computed.
         percent: True when the value is a fraction that text may show as a percentage
             (0.4312 may be cited as 43.1% or 0.43).
+        quantity: the quantity it is the value of, the threshold of, or the gap of ("dti").
+        unit: that quantity's unit ("fraction", "money", ...).
+        aliases: the words a text may use for it (label first).
+        role: "value", "threshold" or "gap".
     """
 
-    value: float
-    percent: bool = False
+    # (quantity, unit, aliases, role), shared between the facts of one table entry.
+    _meta: tuple[str | None, str | None, tuple[str, ...], str | None] = (None, None, (), None)
+
+    def __new__(
+        cls,
+        value: float,
+        percent: bool = False,
+        quantity: str | None = None,
+        unit: str | None = None,
+        aliases: tuple[str, ...] = (),
+        role: str | None = None,
+    ) -> Fact:
+        fact = tuple.__new__(cls, (value, percent))
+        if quantity is not None:
+            fact._meta = (quantity, unit, tuple(aliases), role)
+        return fact
+
+    @classmethod
+    def described(
+        cls, value: float, percent: bool, meta: tuple[str, str, tuple[str, ...], str]
+    ) -> Fact:
+        """A fact with its (quantity, unit, aliases, role) tuple (the facts' fast path)."""
+        fact = tuple.__new__(cls, (value, percent))
+        fact._meta = meta
+        return fact
+
+    @property
+    def quantity(self) -> str | None:
+        return self._meta[0]
+
+    @property
+    def unit(self) -> str | None:
+        return self._meta[1]
+
+    @property
+    def aliases(self) -> tuple[str, ...]:
+        return self._meta[2]
+
+    @property
+    def role(self) -> str | None:
+        return self._meta[3]
 
 
 class PolicyBase(BaseModel):
@@ -201,8 +254,9 @@ class Domain(ABC):
     #: the domain's vectorised profile generator, called with the keyword arguments of
     #: `synthesize` (its policy and distribution already checked to be the domain's own).
     synthesizer: ClassVar[Callable[..., pl.DataFrame]]
-    #: the domain's citeable numbers: (row, the domain's policy) -> facts.
-    fact_finder: ClassVar[Callable[..., dict[str, Fact]]]
+    #: the domain's citeable numbers: (row, the domain's policy) -> facts; None derives them
+    #: from the rule table (factory.domains.rules.facts).
+    fact_finder: ClassVar[Callable[..., dict[str, Fact]] | None] = None
     #: the domain's built-in rule table: (policy, policy_version, max_reasons) -> RuleTable;
     #: None for a domain whose policy is not a table yet.
     table_builder: ClassVar[Callable[..., RuleTable] | None] = None
@@ -250,7 +304,12 @@ class Domain(ABC):
     def facts(self, row: Mapping[str, Any], policy: PolicyBase) -> dict[str, Fact]:
         """The numbers an explanation of this row may cite: inputs, derived values, thresholds,
         and values derivable from them (e.g. the gap between DTI and its limit)."""
-        return type(self).fact_finder(row, self._own(policy, self.policy_model))
+        finder = type(self).fact_finder
+        if finder is None:
+            from factory.domains.rules.facts import table_facts
+
+            return table_facts(self.rule_table(policy), row)
+        return finder(row, self._own(policy, self.policy_model))
 
     def regulatory_notes(self) -> RegulatoryNotes:
         """The model card's regulatory paragraphs for this domain; domains override it."""
@@ -283,6 +342,22 @@ class Domain(ABC):
         )
         policy._rule_table = (id(policy), table)
         return table
+
+    def reason_texts_for(self, policy: PolicyBase) -> Mapping[str, str]:
+        """Reason code -> adverse-action text under `policy`: the rule table's (a recipe's own
+        rules included, disabled ones left out), else the domain's `reason_texts`."""
+        if type(self).table_builder is None:
+            return self.reason_texts
+        return self.rule_table(policy).reason_texts()
+
+    def policy_prompt(self, policy: PolicyBase, style: str = "full") -> PolicyPrompt | None:
+        """The policy as the system prompt states it (factory.domains.rules.prompt), in the
+        recipe's `prompts.policy` style; None for a domain without a rule table."""
+        if type(self).table_builder is None:
+            return None
+        from factory.domains.rules.prompt import PolicyPrompt
+
+        return PolicyPrompt(self.rule_table(policy), style)
 
     def _own(self, value: Any, kind: type) -> Any:
         """`value`, checked to be this domain's policy or distribution model."""

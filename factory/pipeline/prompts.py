@@ -85,20 +85,27 @@ class PromptBuilder:
         policy: PolicyBase,
         system_override: Path | None = None,
         user_override: Path | None = None,
+        policy_style: str = "full",
     ) -> None:
         system_path = system_override or domain.prompt_dir / task.system_template
         self._user_path = user_override or domain.prompt_dir / task.user_template
         system = _template(system_path, domain.prompt_dir)
         self._user = _template(self._user_path, domain.prompt_dir)
+        # The rule table's view of the policy (None for a domain without a table): the system
+        # prompt states its rules, the user prompt shows the recipe's extra columns.
+        self._policy_prompt = domain.policy_prompt(policy, policy_style)
         try:
-            self.system = system.render(policy=policy, domain=domain, task=task).strip()
+            self.system = system.render(
+                policy=policy, domain=domain, task=task, policy_prompt=self._policy_prompt
+            ).strip()
         except jinja2.TemplateError as err:
             raise RecipeError(str(system_path), f"prompt template error: {err}") from None
 
     def user(self, row: Mapping[str, Any]) -> str:
         """The user message for one labelled profile."""
+        extra = self._policy_prompt.shown_inputs(row) if self._policy_prompt else []
         try:
-            return self._user.render(row=row).strip()
+            return self._user.render(row=row, extra=extra).strip()
         except jinja2.TemplateError as err:
             raise RecipeError(str(self._user_path), f"prompt template error: {err}") from None
 
@@ -133,6 +140,7 @@ def prompt_builder(recipe: RecipeBase) -> PromptBuilder:
         recipe.policy,
         system_override=recipe.prompts.system,
         user_override=recipe.prompts.user,
+        policy_style=recipe.prompts.policy,
     )
 
 
@@ -203,7 +211,7 @@ class TeacherPrompts:
             return _render(
                 self._user_path, self._user, student_user=student_user, draft=self.draft(row, index)
             )
-        texts = self._domain.reason_texts
+        texts = self._domain.reason_texts_for(self._policy)
         return _render(
             self._user_path,
             self._user,

@@ -34,9 +34,15 @@ from factory.errors import DatasetError, FactoryError, UsageError
 from factory.pipeline.finalize import FinalizeResult, finalize
 from factory.pipeline.judge import JudgeShards
 from factory.pipeline.prompts import prompt_builder
-from factory.pipeline.steps import SynthesizeShards, VerifyShards, WriteReasoning, shard_path
+from factory.pipeline.steps import (
+    KEPT,
+    SynthesizeShards,
+    VerifyShards,
+    WriteReasoning,
+    shard_path,
+)
 from factory.recipe import LLMSettings, RecipeBase
-from factory.synth import Shard, labelled_shard, recipe_shards
+from factory.synth import Shard, labelled_shard, plan_shards, recipe_shards
 from factory.teachers import build_judge, build_teacher
 
 WORK = "_work"
@@ -63,7 +69,7 @@ class RunResult:
 
 def run_identity(recipe: RecipeBase) -> dict[str, Any]:
     """What makes two runs the same run: resuming is only allowed between equal identities."""
-    return {
+    identity = {
         "recipe": recipe.name,
         "recipe_sha256": recipe.data_hash(),
         "count": recipe.profiles.count,
@@ -72,6 +78,10 @@ def run_identity(recipe: RecipeBase) -> dict[str, Any]:
         "teacher": recipe.teacher.backend,
         "fin_factory": __version__,
     }
+    if recipe.profiles.target_kept is not None:
+        # The cap is not part of it: a run stopped at its cap resumes with a higher one.
+        identity["target_kept"] = recipe.profiles.target_kept
+    return identity
 
 
 def generate(
@@ -115,9 +125,10 @@ def generate(
     with _pool_cache(work / "pools"):
         final, generated = _run(recipe, out_dir, work, identity, started, progress)
     shutil.rmtree(work, ignore_errors=True)
+    drawn = final.profiles if recipe.profiles.target_kept is not None else recipe.profiles.count
     return RunResult(
         out_dir,
-        reused_shards=len(recipe_shards(recipe)) - generated,
+        reused_shards=len(plan_shards(drawn, recipe.profiles.shard_size)) - generated,
         generated_shards=generated,
         seconds=time.perf_counter() - started,
         final=final,
@@ -133,6 +144,7 @@ def _run(
     progress: ProgressFn | None,
 ) -> tuple[FinalizeResult, int]:
     """Generates the pending shards and finalizes; returns the result and shards generated."""
+    recipe = _whole_shards(recipe)
     shards = recipe_shards(recipe)
     pending = [s for s in shards if not shard_path(work, s.index).exists()]
     if pending and recipe.execution == "local":
@@ -146,13 +158,84 @@ def _run(
         _run_pipeline(recipe, work, pending, shards, progress, done_rows)
     elif progress:
         progress(total, total)
+    _check_written(work, shards)
+    recipe, extra = _draw_until_kept(recipe, work, shards, progress)
+    return finalize(recipe, out_dir, work, identity, started_at=started), len(pending) + extra
+
+
+def _check_written(work: Path, shards: list[Shard]) -> None:
     missing = [s.index for s in shards if not shard_path(work, s.index).exists()]
     if missing:
         raise FactoryError(
             f"the pipeline stopped before writing shard(s) {_ranges(missing)}; "
             f"see {work / 'distilabel'} for its log, then run the same command again to resume"
         )
-    return finalize(recipe, out_dir, work, identity, started_at=started), len(pending)
+
+
+def _whole_shards(recipe: RecipeBase) -> RecipeBase:
+    """A `target_kept` run grows by whole shards, so its first draw is whole shards too."""
+    profiles = recipe.profiles
+    if profiles.target_kept is None or profiles.count % profiles.shard_size == 0:
+        return recipe
+    whole = -(-profiles.count // profiles.shard_size) * profiles.shard_size
+    return recipe.with_overrides(count=whole)
+
+
+def _draw_until_kept(
+    recipe: RecipeBase, work: Path, shards: list[Shard], progress: ProgressFn | None
+) -> tuple[RecipeBase, int]:
+    """With `profiles.target_kept`, draws further shards until that many examples are kept
+    or `max_count` profiles are drawn; returns the recipe whose count covers every shard drawn
+    and the shards generated here.
+
+    How many shards a round draws depends only on the shards already verified (their kept
+    share), so a resumed run draws the same shards as an uninterrupted one.
+
+    Raises:
+        FactoryError: the cap is reached first (the shards stay, for a rerun with a higher cap).
+    """
+    profiles = recipe.profiles
+    target = profiles.target_kept
+    if target is None:
+        return recipe, 0
+    cap = profiles.max_count or max(4 * target, profiles.count)
+    size = profiles.shard_size
+    shards = list(shards)
+    generated = 0
+    while True:
+        kept = sum(_kept_in(work, s) for s in shards)
+        drawn = sum(s.size for s in shards)
+        if kept >= target:
+            return recipe.with_overrides(count=drawn), generated
+        if drawn >= cap:
+            raise FactoryError(
+                f"kept {kept:,} of the {target:,} examples asked for after drawing {drawn:,} "
+                f"profiles, the cap (profiles.max_count, --max-profiles); the shards are kept "
+                f"in {work}: run again with a higher cap to go on"
+            )
+        # Enough rows at the kept share so far (never fewer than one shard, never past the cap).
+        share = kept / drawn if kept else 0.25
+        needed = int(-(-(target - kept) * 1.05 // share))
+        rows = min(cap - drawn, -(-needed // size) * size)
+        extra = [
+            Shard(len(shards) + k, drawn + start, min(size, int(rows) - start))
+            for k, start in enumerate(range(0, int(rows), size))
+        ]
+        grown = recipe.with_overrides(count=drawn + sum(s.size for s in extra))
+        pending = [s for s in extra if not shard_path(work, s.index).exists()]
+        if pending:
+            _run_pipeline(grown, work, pending, shards + extra, progress, drawn)
+            generated += len(pending)
+        shards += extra
+        _check_written(work, shards)
+        recipe = grown
+
+
+def _kept_in(work: Path, shard: Shard) -> int:
+    import polars as pl
+
+    verdicts = pl.read_parquet(shard_path(work, shard.index), columns=["verdict"])["verdict"]
+    return int((verdicts == KEPT).sum())
 
 
 @contextmanager

@@ -6,12 +6,12 @@ import random
 import re
 from typing import Any
 
-import jinja2
 import pytest
 
 from factory.domains import get_domain
 from factory.domains.fraud import FraudPolicy
 from factory.output import parse_output
+from factory.pipeline.prompts import PromptBuilder
 
 DOMAIN = get_domain("fraud")
 TASK = DOMAIN.tasks["decision_cot"]
@@ -135,18 +135,9 @@ def test_writer_is_deterministic_for_a_seed():
 
 # Prompts ----------------------------------------------------------------------------------------
 
-_ENV = jinja2.Environment(undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-
-
-def _render(name: str, **context: Any) -> str:
-    return _ENV.from_string((DOMAIN.prompt_dir / name).read_text(encoding="utf-8")).render(
-        **context
-    )
-
-
 def test_system_prompt_states_the_policy_and_format():
     policy = FraudPolicy(block_score=75, max_travel_speed_kmh=850.0)
-    text = _render(TASK.system_template, policy=policy, domain=DOMAIN, task=TASK)
+    text = PromptBuilder(DOMAIN, TASK, policy).system
     assert DOMAIN.policy_version(policy) in text
     assert "75 or more" in text
     assert "850 km/h" in text
@@ -160,7 +151,7 @@ def test_user_prompt_shows_inputs_but_not_the_answer():
     policy = FraudPolicy()
     rows = [r for r in _labelled(policy, n=400) if r["decision"] == "block"]
     row = rows[0]
-    text = _render(TASK.user_template, row=row)
+    text = PromptBuilder(DOMAIN, TASK, policy).user(row)
     assert f"${row['amount']:,.2f}" in text
     assert row["merchant"] in text
     assert str(row["txn_count_1h"]) in text

@@ -16,7 +16,8 @@ from factory.pipeline.prompts import PromptBuilder
 DOMAIN = get_domain("lending")
 POLICY = LendingPolicy()
 TASK = DOMAIN.tasks["decision_cot"]
-NUMBER = re.compile(r"\$?(\d[\d,]*(?:\.\d+)?)(%?)")
+#: A number, and whether it is a percentage (a gap between two is in percentage points).
+NUMBER = re.compile(r"\$?(\d[\d,]*(?:\.\d+)?)(%| percentage points|x)?")
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +45,8 @@ def unmatched_numbers(text: str, facts: dict) -> list[str]:
     """Numbers printed in `text` that equal no fact rounded to the digits shown."""
     missing = []
     for match in NUMBER.finditer(text):
-        body, percent = match.group(1).replace(",", ""), match.group(2) == "%"
+        body = match.group(1).replace(",", "")
+        percent = match.group(2) in ("%", " percentage points")
         digits = len(body.split(".")[1]) if "." in body else 0
         candidates = (
             [f.value * 100 for f in facts.values() if f.percent]
@@ -158,7 +160,7 @@ def test_a_value_one_basis_point_over_its_limit_is_not_printed_equal_to_it():
     row = DOMAIN.decide(frame, POLICY).row(0, named=True)
     text = TASK.write(row, POLICY, random.Random(0))
     assert row["decision"] == "deny"
-    assert "43.01%" in text and "43.00%" in text and "0.01%" in text
+    assert "43.01%" in text and "43.00%" in text and "0.01 percentage points" in text
 
 
 def test_system_prompt_states_thresholds_codes_and_format():

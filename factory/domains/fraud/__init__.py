@@ -9,17 +9,18 @@ of day, account age) and allows, reviews or blocks.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import polars as pl
 
-from factory.domains.base import Domain, PolicyBase, RegulatoryNotes, ScreeningMetrics, Task
+from factory.domains.base import Domain, Fact, PolicyBase, RegulatoryNotes, ScreeningMetrics, Task
 from factory.domains.fraud import facts as _facts
 from factory.domains.fraud import profiles as _profiles
 from factory.domains.fraud import writer as _writer
 from factory.domains.fraud.policy import HIGH_RISK_CATEGORIES, REASON_TEXTS, FraudPolicy
 from factory.domains.fraud.profiles import FraudDistribution
 from factory.domains.fraud.rules import builtin_table
+from factory.domains.rules.facts import table_facts
 
 
 class FraudDomain(Domain):
@@ -77,6 +78,20 @@ class FraudDomain(Domain):
             "the analyst who acts on\nit; they are not adverse-action notices on a credit "
             "application. The codes and texts:",
         )
+
+    def facts(self, row: Mapping[str, Any], policy: PolicyBase) -> dict[str, Fact]:
+        """The built-in facts (factory.domains.fraud.facts) plus, for a recipe that extends the
+        table, its quantities, params and gaps (factory.domains.rules.facts)."""
+        fraud = self._own(policy, FraudPolicy)
+        out = _facts.facts(row, fraud)
+        table = self.rule_table(fraud)
+        extended = any(r.source == "recipe" for r in table.rules) or any(
+            q.source == "recipe" for q in table.quantities.values()
+        )
+        if extended:
+            for name, fact in table_facts(table, row).items():
+                out.setdefault(name, fact)
+        return out
 
     def decide(self, profiles: pl.DataFrame, policy: PolicyBase) -> pl.DataFrame:
         """Scores and labels transactions with the compiled rule table

@@ -448,7 +448,7 @@ def builtin_table(policy: FraudPolicy, version: str, max_reasons: int) -> RuleTa
         quantities={q.name: q for q in _quantities(policy)},
         params=params,
         rules=tuple(
-            Rule(**{**rule.__dict__, "severity": i})  # type: ignore[arg-type]
+            Rule(**{**rule.__dict__, "severity": i})
             for i, rule in enumerate(RULES)
         ),
         decision_words=DECISION_WORDS,

@@ -17,6 +17,9 @@ from typing import Any
 from factory.domains._text import money, num, plural
 from factory.domains.fraud.facts import clock_hour
 from factory.domains.fraud.policy import MAX_SCORE, REASON_TEXTS, FraudPolicy
+from factory.domains.rules.facts import fact_values
+from factory.domains.rules.model import Rule, RuleTable
+from factory.domains.rules.text import fired_codes, quantity_sentences
 from factory.output import render_output
 
 _CATEGORY_WORDS = {
@@ -260,6 +263,9 @@ def write_decision_cot(row: Mapping[str, Any], policy: FraudPolicy, rng: random.
         The message in the format of factory.output, with the engine's decision and reasons.
     """
     v = _values(row, policy)
+    table = _table(policy)
+    recipe = [rule for rule in table.rules if rule.source == "recipe"]
+    fired: set[str] = fired_codes(table, row) if recipe else set()
     lines = [
         _pick(rng, _OPEN).format_map(v),
         _amount(row, policy, v, rng),
@@ -270,12 +276,29 @@ def write_decision_cot(row: Mapping[str, Any], policy: FraudPolicy, rng: random.
         # A clock reading such as "5 a.m." already ends the sentence.
         _pick(rng, _NIGHT if row["is_night"] else _DAY).format_map(v).replace(".m..", ".m."),
         _pick(rng, _NEW_ACCOUNT if row["is_new_account"] else _OLD_ACCOUNT).format_map(v),
+    ]
+    if recipe:
+        # The recipe's own rules, in sentences derived from the table.
+        values = fact_values(table, row)
+        lines += quantity_sentences(table, recipe, values, fired, rng)
+    decided = [r for r in recipe if r.code in fired and r.outcome == row["decision"]]
+    lines += [
         _score(row, policy, v, rng),
-        _pick(rng, _CONCLUDE[row["decision"]]).format(why=_why(row, policy)),
+        _pick(rng, _CONCLUDE[row["decision"]]).format(why=_why(row, policy, decided)),
     ]
     return render_output(
-        "\n".join(lines), row["decision"], reasons=row["reason_codes"], reason_texts=REASON_TEXTS
+        "\n".join(lines),
+        row["decision"],
+        reasons=row["reason_codes"],
+        reason_texts=table.reason_texts() if recipe else REASON_TEXTS,
     )
+
+
+def _table(policy: FraudPolicy) -> RuleTable:
+    """The fraud rule table of `policy` (the recipe's rules included), cached on the policy."""
+    from factory.domains import get_domain
+
+    return get_domain("fraud").rule_table(policy)
 
 
 def _pick(rng: random.Random, options: Sequence[str]) -> str:
@@ -418,9 +441,11 @@ def _score(row: Mapping[str, Any], p: FraudPolicy, v: dict[str, str], rng: rando
     return text.format_map(v)
 
 
-def _why(row: Mapping[str, Any], p: FraudPolicy) -> str:
-    """The decisive rule, in words consistent with the decision."""
+def _why(row: Mapping[str, Any], p: FraudPolicy, decided: Sequence[Rule] = ()) -> str:
+    """The decisive rules, in words consistent with the decision (`decided`: the recipe's rules
+    that fired at the decision's tier)."""
     decision = row["decision"]
+    recipe = [f"{_noun(rule)} decides it on its own" for rule in decided]
     if decision == "block":
         rules = []
         if row["rule_impossible_travel"]:
@@ -429,9 +454,18 @@ def _why(row: Mapping[str, Any], p: FraudPolicy) -> str:
             rules.append("the burst of transactions reaches the hard velocity block")
         if row["risk_score"] >= p.block_score:
             rules.append("the risk score reaches the block threshold")
-        return " and ".join(rules)
+        return " and ".join(rules + recipe)
     if decision == "review":
         if row["risk_score"] >= p.review_score:
-            return "the risk score reaches the review threshold but not the block threshold"
-        return "the amount alone is extreme enough for review, although the score stays low"
+            rules = ["the risk score reaches the review threshold but not the block threshold"]
+        elif row["rule_amount_review"]:
+            rules = ["the amount alone is extreme enough for review, although the score stays low"]
+        else:
+            rules = []
+        return " and ".join(rules + recipe)
     return "the risk score stays below the review threshold and no hard rule fires"
+
+
+def _noun(rule: Rule) -> str:
+    text = rule.noun or rule.text
+    return text[:1].lower() + text[1:]

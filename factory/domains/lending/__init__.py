@@ -14,7 +14,6 @@ from typing import ClassVar
 import polars as pl
 
 from factory.domains.base import DistributionBase, Domain, PolicyBase, RegulatoryNotes, Task
-from factory.domains.lending.facts import lending_facts
 from factory.domains.lending.policy import LendingPolicy
 from factory.domains.lending.profiles import LendingDistribution, synthesize
 from factory.domains.lending.rules import REASON_TEXTS, builtin_table
@@ -60,7 +59,6 @@ class LendingDomain(Domain):
     }
 
     synthesizer = staticmethod(synthesize)
-    fact_finder = staticmethod(lending_facts)
     table_builder = staticmethod(builtin_table)
 
     def regulatory_notes(self) -> RegulatoryNotes:

@@ -259,6 +259,7 @@ RULES: tuple[Rule, ...] = (
         "the recent bankruptcy",
         when="bankruptcies > 0 and months_since_bankruptcy < bankruptcy_lookback_months",
         gap="bankruptcy_gap_months",
+        prompt="A bankruptcy fewer than {bankruptcy_lookback_months} months ago.",
     ),
     _rule(
         "CREDIT_SCORE_BELOW_MIN",
@@ -270,6 +271,7 @@ RULES: tuple[Rule, ...] = (
         "the credit score below the minimum",
         gap="score_gap_to_min",
         supersedes=("CREDIT_SCORE_BELOW_REFER",),
+        prompt="Credit score below {min_credit_score}.",
     ),
     _rule(
         "DTI_ABOVE_MAX",
@@ -281,6 +283,7 @@ RULES: tuple[Rule, ...] = (
         "the debt-to-income ratio above the maximum",
         gap="dti_gap_to_max",
         supersedes=("DTI_ABOVE_REFER",),
+        prompt="DTI above {max_dti}.",
     ),
     _rule(
         "DELINQUENCIES_ABOVE_MAX",
@@ -291,6 +294,7 @@ RULES: tuple[Rule, ...] = (
         "Serious delinquency: too many late payments on credit obligations in the past two years",
         "the number of recent delinquencies",
         supersedes=("RECENT_DELINQUENCY",),
+        prompt="{deny_delinquencies_2y} or more 30+ day delinquencies in the past two years.",
     ),
     _rule(
         "LTV_ABOVE_MAX",
@@ -303,6 +307,7 @@ RULES: tuple[Rule, ...] = (
         applies="secured",
         gap="ltv_gap_to_max",
         supersedes=("LTV_ABOVE_REFER",),
+        prompt="Loan-to-value above {max_ltv_mortgage} for a mortgage or {max_ltv_auto} for an auto loan.",
     ),
     _rule(
         "LOAN_TO_INCOME_ABOVE_MAX",
@@ -315,6 +320,7 @@ RULES: tuple[Rule, ...] = (
         applies="not secured",
         gap="lti_gap_to_max",
         supersedes=("LOAN_TO_INCOME_ABOVE_REFER",),
+        prompt="Loan-to-income above {max_loan_to_income} for an unsecured loan.",
     ),
     _rule(
         "DTI_ABOVE_REFER",
@@ -325,6 +331,7 @@ RULES: tuple[Rule, ...] = (
         "Debt-to-income ratio above the level we can approve without further review",
         "the debt-to-income ratio above the approval level",
         gap="dti_gap_to_refer",
+        prompt="DTI above {refer_dti}.",
     ),
     _rule(
         "CREDIT_SCORE_BELOW_REFER",
@@ -335,6 +342,7 @@ RULES: tuple[Rule, ...] = (
         "Credit score below the level we can approve without further review",
         "the credit score below the approval level",
         gap="score_gap_to_refer",
+        prompt="Credit score below {refer_credit_score}.",
     ),
     _rule(
         "RECENT_DELINQUENCY",
@@ -344,6 +352,7 @@ RULES: tuple[Rule, ...] = (
         "refer_delinquencies_2y",
         "Late payment on a credit obligation in the past two years",
         "the recent late payment history",
+        prompt="{refer_delinquencies_2y} or more 30+ day delinquencies in the past two years.",
     ),
     _rule(
         "LTV_ABOVE_REFER",
@@ -355,6 +364,7 @@ RULES: tuple[Rule, ...] = (
         "the high loan-to-value ratio",
         applies="secured",
         gap="ltv_gap_to_refer",
+        prompt="Loan-to-value above {refer_ltv_mortgage} for a mortgage or {refer_ltv_auto} for an auto loan.",
     ),
     _rule(
         "LOAN_TO_INCOME_ABOVE_REFER",
@@ -366,6 +376,7 @@ RULES: tuple[Rule, ...] = (
         "the loan size relative to income",
         applies="not secured",
         gap="lti_gap_to_refer",
+        prompt="Loan-to-income above {refer_loan_to_income} for an unsecured loan.",
     ),
     _rule(
         "HIGH_CREDIT_UTILIZATION",
@@ -376,6 +387,7 @@ RULES: tuple[Rule, ...] = (
         "Proportion of revolving credit balances to limits too high",
         "the high revolving utilisation",
         gap="utilization_gap",
+        prompt="Revolving credit utilisation above {refer_credit_utilization}.",
     ),
     _rule(
         "SHORT_EMPLOYMENT",
@@ -386,6 +398,7 @@ RULES: tuple[Rule, ...] = (
         "Length of employment with current employer too short",
         "the short time with the current employer",
         gap="employment_gap",
+        prompt="Fewer than {min_employment_years} years with the current employer.",
     ),
 )
 

@@ -2,10 +2,12 @@
 
 The reasoning walks the file the way an underwriter does (the request and its payment,
 affordability, credit score, payment history, utilisation, employment, collateral or loan
-size, conclusion). Each step has several phrasings picked with the seeded rng; every number
-printed is a value of `lending_facts` (read through `fact_values`), formatted with
-factory.domains._text so the numbers verifier reads back exactly what was written. No names,
-ids, places or protected attributes.
+size, the recipe's own rules, conclusion). Each step has several phrasings picked with the
+seeded rng; every number printed is a fact of the rule table (factory.domains.rules.facts),
+formatted with factory.domains._text so the numbers verifier reads back exactly what was
+written. A step whose built-in rules a recipe disabled, and every rule a recipe added, is
+written from the table (factory.domains.rules.text). No names, ids, places or protected
+attributes.
 """
 
 from __future__ import annotations
@@ -15,9 +17,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from factory.domains._text import money, num, pct, plural
-from factory.domains.lending.facts import fact_values
 from factory.domains.lending.policy import LendingPolicy
-from factory.domains.lending.rules import REASON_TEXTS
+from factory.domains.rules import RuleTable
+from factory.domains.rules.facts import fact_values
+from factory.domains.rules.text import article, fired_codes, quantity_sentences, show_gap
 from factory.output import render_output
 
 _PURPOSES = {
@@ -29,23 +32,6 @@ _PURPOSES = {
     "mortgage": "a home purchase",
 }
 _COLLATERAL = {"auto": "vehicle", "mortgage": "home"}
-
-#: How the conclusion names the principal reason.
-REASON_NOUNS = {
-    "RECENT_BANKRUPTCY": "the recent bankruptcy",
-    "CREDIT_SCORE_BELOW_MIN": "the credit score below the minimum",
-    "DTI_ABOVE_MAX": "the debt-to-income ratio above the maximum",
-    "DELINQUENCIES_ABOVE_MAX": "the number of recent delinquencies",
-    "LTV_ABOVE_MAX": "the loan-to-value ratio above the maximum",
-    "LOAN_TO_INCOME_ABOVE_MAX": "the loan size relative to income",
-    "DTI_ABOVE_REFER": "the debt-to-income ratio above the approval level",
-    "CREDIT_SCORE_BELOW_REFER": "the credit score below the approval level",
-    "RECENT_DELINQUENCY": "the recent late payment history",
-    "LTV_ABOVE_REFER": "the high loan-to-value ratio",
-    "LOAN_TO_INCOME_ABOVE_REFER": "the loan size relative to income",
-    "HIGH_CREDIT_UTILIZATION": "the high revolving utilisation",
-    "SHORT_EMPLOYMENT": "the short time with the current employer",
-}
 
 _OPENING = (
     "The applicant is asking for {loan} for {purpose}, repaid over {term} months at {apr} APR.",
@@ -93,21 +79,21 @@ _DTI_PASS = (
 )
 _SCORE_DENY = (
     "The credit score of {score} is {gap} below the minimum of {min}, a denial reason.",
-    "A {score} credit score falls short of the {min} floor by {gap}, which requires denial.",
+    "{A} {score} credit score falls short of the {min} floor by {gap}, which requires denial.",
     "Credit score {score} is under the {min} minimum ({gap} short), so the score rule denies.",
 )
 _SCORE_REFER = (
     "The credit score of {score} meets the {min} minimum but is {gap} short of the {refer} "
     "needed for automatic approval.",
-    "A {score} credit score clears the {min} floor, yet it is below the {refer} automatic-approval "
-    "level by {gap}, so it is a referral reason.",
+    "{A} {score} credit score clears the {min} floor, yet it is below the {refer} "
+    "automatic-approval level by {gap}, so it is a referral reason.",
     "Credit score {score} sits between the {min} minimum and the {refer} approval level "
     "({gap} below it), which calls for review.",
 )
 _SCORE_PASS = (
     "The credit score of {score} is at or above the {refer} automatic-approval level, so it "
     "passes.",
-    "A {score} credit score meets the {refer} approval level (the minimum is {min}).",
+    "{A} {score} credit score meets the {refer} approval level (the minimum is {min}).",
     "Credit score {score} clears both the {min} minimum and the {refer} automatic-approval level.",
 )
 _LATE_DENY = (
@@ -220,18 +206,38 @@ _DENY = (
 )
 
 
+#: The built-in steps and the rules each is written for: a step is written by hand only while
+#: the recipe keeps all of its rules (otherwise from the table, for the rules it kept).
+_STEPS: dict[str, tuple[str, ...]] = {
+    "affordability": ("DTI_ABOVE_MAX", "DTI_ABOVE_REFER"),
+    "credit_score": ("CREDIT_SCORE_BELOW_MIN", "CREDIT_SCORE_BELOW_REFER"),
+    "history": ("DELINQUENCIES_ABOVE_MAX", "RECENT_DELINQUENCY", "RECENT_BANKRUPTCY"),
+    "utilization": ("HIGH_CREDIT_UTILIZATION",),
+    "tenure": ("SHORT_EMPLOYMENT",),
+    "loan_size": (
+        "LTV_ABOVE_MAX",
+        "LTV_ABOVE_REFER",
+        "LOAN_TO_INCOME_ABOVE_MAX",
+        "LOAN_TO_INCOME_ABOVE_REFER",
+    ),
+}
+
+
 def write_decision_cot(row: Mapping[str, Any], policy: LendingPolicy, rng: random.Random) -> str:
     """Writes the assistant message for one labelled applicant.
 
     Args:
         row: the profile labelled by `decide` (as a dict).
-        policy: the thresholds it was labelled with.
+        policy: the thresholds (and YAML extensions) it was labelled with.
         rng: seeded generator choosing the phrasings.
 
     Returns:
         Reasoning, decision and reasons in the format of factory.output.
     """
-    v = fact_values(row, policy)
+    from factory.domains import get_domain
+
+    table = get_domain("lending").rule_table(policy)
+    v = fact_values(table, row)
     loan, term = money(v["loan_amount"]), num(v["loan_term_months"])
     steps = [
         rng.choice(_OPENING).format(
@@ -243,17 +249,41 @@ def write_decision_cot(row: Mapping[str, Any], policy: LendingPolicy, rng: rando
         rng.choice(_PAYMENT_ZERO_RATE if v["interest_rate"] == 0 else _PAYMENT).format(
             loan=loan, term=term, payment=money(v["monthly_payment"], cents=True)
         ),
-        _affordability(v, rng),
-        _credit_score(v, rng),
-        _history(v, rng),
-        _utilization(v, rng),
-        _tenure(v, rng),
-        _loan_size(row["loan_purpose"], v, rng),
-        _conclusion(row["decision"], row["reason_codes"], rng),
     ]
+    codes = {rule.code for rule in table.rules}
+    fired: set[str] | None = None
+    writers = {
+        "affordability": lambda: _affordability(v, rng),
+        "credit_score": lambda: _credit_score(v, rng),
+        "history": lambda: _history(v, rng),
+        "utilization": lambda: _utilization(v, rng),
+        "tenure": lambda: _tenure(v, rng),
+        "loan_size": lambda: _loan_size(row["loan_purpose"], v, rng),
+    }
+    for step, step_codes in _STEPS.items():
+        if codes.issuperset(step_codes):
+            steps.append(writers[step]())
+            continue
+        kept = [table.rule(c) for c in step_codes if c in codes]
+        kept = [r for r in kept if r.code in _applicable(table, row)]
+        if kept:
+            fired = fired if fired is not None else fired_codes(table, row)
+            steps.append(" ".join(quantity_sentences(table, kept, v, fired, rng)))
+    added = [r for r in table.rules if r.source == "recipe" and r.code in _applicable(table, row)]
+    if added:
+        fired = fired if fired is not None else fired_codes(table, row)
+        steps.extend(quantity_sentences(table, added, v, fired, rng))
+    steps.append(_conclusion(table, row["decision"], row["reason_codes"], rng))
     return render_output(
-        "\n".join(steps), row["decision"], reasons=row["reason_codes"], reason_texts=REASON_TEXTS
+        "\n".join(steps),
+        row["decision"],
+        reasons=row["reason_codes"],
+        reason_texts=table.reason_texts(),
     )
+
+
+def _applicable(table: RuleTable, row: Mapping[str, Any]) -> set[str]:
+    return {rule.code for rule in table.applicable_rules(row)}
 
 
 def _affordability(v: dict[str, float], rng: random.Random) -> str:
@@ -285,6 +315,7 @@ def _credit_score(v: dict[str, float], rng: random.Random) -> str:
     else:
         phrases, gap = _SCORE_PASS, 0
     return rng.choice(phrases).format(
+        A=article(num(score)).capitalize(),
         score=num(score),
         min=num(v["min_credit_score"]),
         refer=num(v["refer_credit_score"]),
@@ -360,11 +391,11 @@ def _loan_size(purpose: str, v: dict[str, float], rng: random.Random) -> str:
     return f"{computed} {verdict}"
 
 
-def _conclusion(decision: str, reasons: list[str], rng: random.Random) -> str:
+def _conclusion(table: RuleTable, decision: str, reasons: list[str], rng: random.Random) -> str:
     if decision == "approve" or not reasons:
         return rng.choice(_APPROVE)
     phrases = _DENY if decision == "deny" else _REFER
-    return rng.choice(phrases).format(reason=REASON_NOUNS[reasons[0]])
+    return rng.choice(phrases).format(reason=table.rule(reasons[0]).noun)
 
 
 def _pcts(*fractions: float) -> list[str]:
@@ -384,6 +415,5 @@ def _nums(*values: float) -> list[str]:
 
 
 def _gap(fraction: float) -> str:
-    """A gap between two ratios as a percentage, never shown as a misleading 0.0%."""
-    text = pct(fraction, 1)
-    return pct(fraction, 2) if text in ("0.0%", "-0.0%") and fraction != 0 else text
+    """A gap between two ratios, in percentage points (never a misleading 0.0)."""
+    return show_gap(fraction, "fraction")

@@ -162,6 +162,9 @@ class Rule:
             reason whenever it scored.
         reason: False for a rule that decides but is never named as a reason (a score's own
             threshold: the signals that scored are the reasons).
+        prompt: the rule's line in the full system prompt, with {param} placeholders filled
+            with the param as the prompt shows it ("DTI above {max_dti}." -> "DTI above
+            43.0%."); empty: a line is derived from the condition.
     """
 
     code: str
@@ -181,6 +184,7 @@ class Rule:
     noun: str = ""
     points: str | None = None
     reason: bool = True
+    prompt: str = ""
 
 
 @dataclass(frozen=True)

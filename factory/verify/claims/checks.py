@@ -771,6 +771,7 @@ def _modifies_a_noun(clause: list[Token], c: int) -> bool:
     return (
         before.kind == WORD
         and before.text not in _VERBS
+        and before.text not in _UNIT_SKIP  # "30 points above": a margin, not a noun
         and (before.entry is None or not (before.entry.negator or before.entry.quantities))
     )
 
