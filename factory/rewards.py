@@ -3,8 +3,8 @@
 A reward here is the engine's verdict on one completion, not a learned guess: the same
 verifiers that keep or reject training data (factory.verify) score what the model writes. There
 is one reward per per-example verifier, in `factory.verify.VERIFIER_ORDER` (format, decision,
-reasons, pii, numbers, and the claim checks where the verifier list has them; `length` is left
-out, since a completion's length is the trainer's `max_completion_length`), each in [0, 1]:
+reasons, pii, numbers, and claims for a domain with a rule table; `length` is left out, since a
+completion's length is the trainer's `max_completion_length`), each in [0, 1]:
 
     format     1 when the completion parses (<reasoning>, <decision>, ...), else 0;
     numbers    the share of cited numbers the engine's facts vouch for (1 when none is cited);
@@ -39,10 +39,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from factory.domains.base import Domain, PolicyBase
 from factory.output import parse_output
 from factory.recipe import RecipeBase
-from factory.verify import VERIFIER_ORDER, verify_example
+from factory.verify import VERIFIER_ORDER
+from factory.verify.case import CaseVerifier
 from factory.verify.numbers import check_numbers, extract_numbers
 
 #: The verifiers that become rewards (every per-example verifier but length).
@@ -66,11 +66,16 @@ class Rewards:
     weights: tuple[float, ...]
     names: tuple[str, ...]
 
-    def total(self, completion: str | Sequence[Mapping[str, str]], row: Mapping[str, Any]) -> float:
+    def total(
+        self,
+        completion: str | Sequence[Mapping[str, str]],
+        row: Mapping[str, Any],
+        prompt: str | Sequence[Mapping[str, str]] | None = None,
+    ) -> float:
         """The weighted sum of every reward for one completion of the case `row`."""
         columns = {key: [value] for key, value in row.items()}
         return sum(
-            weight * fn([None], [completion], **columns)[0]
+            weight * fn([prompt], [completion], **columns)[0]
             for fn, weight in zip(self.functions, self.weights, strict=True)
         )
 
@@ -96,7 +101,8 @@ def verifier_rewards(
     if unknown:
         raise ValueError(f"reward weights for unknown verifiers {unknown}; choose from {REWARD_NAMES}")
     scorer = _Scorer(recipe)
-    names = tuple(name for name in REWARD_NAMES if chosen.get(name, 1.0) != 0)
+    # The verifiers this domain has (claims need a rule table), less those weighted 0.
+    names = tuple(name for name in scorer.verifier.checks if chosen.get(name, 1.0) != 0)
     return Rewards(
         functions=tuple(scorer.reward(name) for name in names),
         weights=tuple(float(chosen.get(name, 1.0)) for name in names),
@@ -108,10 +114,8 @@ class _Scorer:
     """Scores completions against the cases they answer, for one recipe."""
 
     def __init__(self, recipe: RecipeBase) -> None:
-        self.domain: Domain = recipe.domain_impl
-        self.policy: PolicyBase = recipe.policy  # type: ignore[attr-defined]
-        self.known = frozenset(self.domain.reason_texts)
-        self.tolerance = recipe.filters.number_tolerance
+        # Every reward verifier runs, whatever the recipe's filters keep: a reward is a score.
+        self.verifier = CaseVerifier(recipe, checks=REWARD_NAMES)
 
     def reward(self, name: str) -> RewardFn:
         score = self._numbers if name == "numbers" else self._verifier(name)
@@ -121,42 +125,43 @@ class _Scorer:
         ) -> list[float]:
             rows = _rows(columns, len(completions))
             return [
-                score(_text(completion), row)
-                for completion, row in zip(completions, rows, strict=True)
+                score(_text(completion), row, _user(prompt))
+                for prompt, completion, row in zip(prompts, completions, rows, strict=True)
             ]
 
         reward.__name__ = reward.__qualname__ = f"{name}_reward"
         return reward
 
-    def _verifier(self, name: str) -> Callable[[str, Mapping[str, Any]], float]:
+    def _verifier(self, name: str) -> Callable[[str, Mapping[str, Any], str | None], float]:
         checks = (name,)
 
-        def score(text: str, row: Mapping[str, Any]) -> float:
+        def score(text: str, row: Mapping[str, Any], prompt: str | None) -> float:
             if not parse_output(text).ok:
                 return 0.0
-            verdict = verify_example(
-                text,
-                decision=row["decision"],
-                reason_codes=row["reason_codes"],
-                known_codes=self.known,
-                facts=self.domain.facts(row, self.policy),
-                checks=checks,
-                number_tolerance=self.tolerance,
-            )
-            return 1.0 if verdict.ok else 0.0
+            return 1.0 if self.verifier.verdict(text, row, prompt, checks).ok else 0.0
 
         return score
 
-    def _numbers(self, text: str, row: Mapping[str, Any]) -> float:
+    def _numbers(self, text: str, row: Mapping[str, Any], prompt: str | None) -> float:
         parsed = parse_output(text)
         if not parsed.ok:
             return 0.0
-        text = parsed.reasoning if parsed.answer is None else f"{parsed.reasoning}\n{parsed.answer}"
-        cited = len(extract_numbers(text))
+        cited_text = parsed.reasoning if parsed.answer is None else f"{parsed.reasoning}\n{parsed.answer}"
+        cited = len(extract_numbers(cited_text))
         if not cited:
             return 1.0
-        misses = check_numbers(text, self.domain.facts(row, self.policy), self.tolerance)
+        misses = check_numbers(cited_text, self.verifier.facts(row), self.verifier.tolerance)
         return 1.0 - len(misses) / cited
+
+
+def _user(prompt: Any) -> str | None:
+    """The user message of a prompt (chat messages), which the claim checks compare with."""
+    if isinstance(prompt, str):
+        return prompt
+    if isinstance(prompt, Sequence):
+        users = [m.get("content") for m in prompt if isinstance(m, Mapping) and m.get("role") == "user"]
+        return str(users[-1]) if users else None
+    return None
 
 
 def _text(completion: Any) -> str:

@@ -21,10 +21,11 @@ Two sources (`preference.sources`):
   from (and a PII reject must never be published). The pair goes to the split of the subject's
   kept examples, or to train when the subject has none, so no subject spans splits.
 - `corruptions`: the verified answer altered through an error class of
-  factory.verify.corruptions (wrong decision, a number moved to another quantity, a comparison
-  turned around, a missing or extra reason, a wrong adverse-action text, a protected attribute
-  as a factor, an invented fact, ...). A corruption is kept only when the verifiers reject it:
-  a corruption the verifiers would accept is not a negative.
+  factory.verify.mutations: the label errors (wrong decision, a missing or an extra reason) and
+  the claim errors (a number moved onto another quantity, a comparison turned around, a
+  conclusion against the decision, an invented factor, a protected attribute as a factor, the
+  subject's name, a wrong adverse-action text). A corruption is kept only when the verifiers
+  reject it: a corruption the verifiers would accept is not a negative.
 
 Every draw is seeded from the recipe seed and the example id, so the same recipe gives the same
 pairs.
@@ -43,11 +44,11 @@ import polars as pl
 import xxhash
 
 from factory.dataset import PREFERENCE_DIR, SPLITS
-from factory.domains.base import Domain, PolicyBase
 from factory.recipe import RecipeBase
 from factory.teachers.base import row_seed
-from factory.verify import VERIFIER_ORDER, Verdict, verify_example
-from factory.verify.corruptions import Case, corrupt, error_classes
+from factory.verify import Verdict
+from factory.verify.case import CaseVerifier
+from factory.verify import mutations
 
 #: Reject reasons that make no pair: not a wrong answer (teacher, dedup, length) or not to be
 #: published (pii).
@@ -87,32 +88,55 @@ class PreferenceCounts:
         }
 
 
-class _Judge:
-    """Verifies answers to the cases of one recipe (the recipe's per-example verifiers)."""
+#: Every error class a negative may have.
+ERROR_CLASSES = mutations.LABEL_ERROR_CLASSES + mutations.ERROR_CLASSES
 
-    def __init__(self, recipe: RecipeBase) -> None:
-        self.recipe = recipe
-        self.domain: Domain = recipe.domain_impl
-        self.policy: PolicyBase = recipe.policy  # type: ignore[attr-defined]
-        self.known = frozenset(self.domain.reason_texts)
-        # Length is the trainer's business (it drops long pairs openly); dedup is dataset-wide.
-        self.checks = tuple(c for c in recipe.filters.verifiers if c in VERIFIER_ORDER)
-        self.checks = tuple(c for c in self.checks if c != "length")
-        self.table = self.domain.rule_table(self.policy)
 
-    def case(self, row: Mapping[str, Any]) -> Case:
-        return Case(row, self.table, self.domain.facts(row, self.policy), self.domain.protected_columns)
+def error_classes(selected: Sequence[str] | None) -> tuple[str, ...]:
+    """The classes negatives are drawn from: all of them, or `selected`.
 
-    def verdict(self, text: str, row: Mapping[str, Any]) -> Verdict:
-        return verify_example(
-            text,
-            decision=row["decision"],
-            reason_codes=row["reason_codes"],
-            known_codes=self.known,
-            facts=self.domain.facts(row, self.policy),
-            checks=self.checks,
-            number_tolerance=self.recipe.filters.number_tolerance,
+    Raises:
+        ValueError: an unknown class.
+    """
+    if selected is None:
+        return ERROR_CLASSES
+    unknown = [name for name in selected if name not in ERROR_CLASSES]
+    if unknown:
+        raise ValueError(f"unknown error class {unknown}; choose from {', '.join(ERROR_CLASSES)}")
+    return tuple(dict.fromkeys(selected))
+
+
+class _Judge(CaseVerifier):
+    """The recipe's verifiers (factory.verify.case), and the corruptions of its answers."""
+
+    def corruptions(self, row: Mapping[str, Any], rng: random.Random) -> dict[str, list[str]]:
+        """Every wrong alteration of the row's kept answer, by error class."""
+        if self.table is None:
+            return {}
+        messages = row["messages"]
+        example = mutations.Example(
+            text=messages[-1]["content"],
+            row=row,
+            prompt=_user(messages) or "",
+            table=self.table,
+            values=self.table.row_values(row),
         )
+        found = mutations.label_alterations(example, rng)
+        for split in mutations.SPLITS:
+            found += mutations.alterations(example, rng, split)
+        out: dict[str, list[str]] = {}
+        for alteration in found:
+            if not alteration.correct:
+                out.setdefault(alteration.kind, []).append(alteration.text)
+        return out
+
+    def answer(self, text: str, row: Mapping[str, Any]) -> Verdict:
+        """The verdict on `text` as the answer to `row`, whose messages hold its prompt."""
+        return self.verdict(text, row, prompt=_user(row["messages"]))
+
+
+def _user(messages: Sequence[Mapping[str, str]]) -> str | None:
+    return next((m["content"] for m in messages if m["role"] == "user"), None)
 
 
 def write_preference(recipe: RecipeBase, folder: Path) -> PreferenceCounts:
@@ -174,14 +198,14 @@ def _corrupted(
     order = list(classes)
     rng.shuffle(order)
     made: list[dict[str, Any]] = []
-    case = judge.case(row)
+    found = judge.corruptions(row, rng)
     for error_class in order:
         if len(made) == wanted:
             break
-        altered = corrupt(answer, case, error_class, rng)
-        if altered is None or altered == answer:
+        if not found.get(error_class):
             continue
-        verdict = judge.verdict(altered, row)
+        altered = rng.choice(found[error_class])
+        verdict = judge.answer(altered, row)
         if verdict.ok:
             counts.accepted_corruptions[error_class] += 1
             continue
@@ -208,9 +232,9 @@ def _from_rejects(
     for row in frame.iter_rows(named=True):
         index = int(str(row["id"]).rsplit("-", 1)[-1])
         chosen = task.write(row, judge.policy, random.Random(row_seed(seed, index)))
-        if not judge.verdict(chosen, row).ok:
+        if not judge.answer(chosen, row).ok:
             continue
-        refused = judge.verdict(row["generation"], row)
+        refused = judge.answer(row["generation"], row)
         if refused.ok:  # refused by a check that is not per-example (a judge, say)
             continue
         chat = [*row["messages"][:-1], {"role": "assistant", "content": chosen}]

@@ -780,4 +780,68 @@ _FORMS: tuple[tuple[str, str, str, Any], ...] = (
     (REWRITE, "fairness_disclaimer", "held_out", _fairness_disclaimer),
 )
 
-__all__ = ["ERROR_CLASSES", "REWRITE", "SPLITS", "Alteration", "Example", "alterations"]
+# -- label errors -------------------------------------------------------------------------
+# Wrong in the <decision> or <reasons> block itself: the decision and reasons verifiers catch
+# these outright, so the claim benchmark leaves them out; they are the plainest preference
+# negatives (factory.pipeline.preference).
+
+LABEL_ERROR_CLASSES = ("wrong_decision", "missing_reason", "extra_reason")
+
+
+def _wrong_decision(example: Example, rng: random.Random) -> str | None:
+    parsed = parse_output(example.text)
+    others = [t for t in example.table.tiers if t != parsed.decision]
+    if parsed.decision is None or not others:
+        return None
+    texts = dict(zip(parsed.reasons, parsed.reason_texts, strict=True))
+    return render_output(parsed.reasoning, rng.choice(others), parsed.reasons, texts, parsed.answer)
+
+
+def _missing_reason(example: Example, rng: random.Random) -> str | None:
+    parsed = parse_output(example.text)
+    if not parsed.reasons:
+        return None
+    dropped = rng.randrange(len(parsed.reasons))
+    codes = tuple(c for i, c in enumerate(parsed.reasons) if i != dropped)
+    texts = dict(zip(parsed.reasons, parsed.reason_texts, strict=True))
+    return render_output(parsed.reasoning, parsed.decision or "", codes, texts, parsed.answer)
+
+
+def _extra_reason(example: Example, rng: random.Random) -> str | None:
+    parsed = parse_output(example.text)
+    spare = [r for r in example.table.rules if r.reason and r.code not in parsed.reasons]
+    if not spare:
+        return None
+    rule = rng.choice(spare)
+    texts = {**dict(zip(parsed.reasons, parsed.reason_texts, strict=True)), rule.code: rule.text}
+    codes = (*parsed.reasons, rule.code)
+    return render_output(parsed.reasoning, parsed.decision or "", codes, texts, parsed.answer)
+
+
+_LABEL_FORMS = (
+    ("wrong_decision", "other_tier", _wrong_decision),
+    ("missing_reason", "dropped", _missing_reason),
+    ("extra_reason", "added", _extra_reason),
+)
+
+
+def label_alterations(example: Example, rng: random.Random) -> list[Alteration]:
+    """The label errors of `example` (LABEL_ERROR_CLASSES) that apply to it."""
+    out = []
+    for kind, form, make in _LABEL_FORMS:
+        text = make(example, rng)
+        if text and text != example.text:
+            out.append(Alteration(kind, form, "label", text, False))
+    return out
+
+
+__all__ = [
+    "ERROR_CLASSES",
+    "LABEL_ERROR_CLASSES",
+    "REWRITE",
+    "SPLITS",
+    "Alteration",
+    "Example",
+    "alterations",
+    "label_alterations",
+]

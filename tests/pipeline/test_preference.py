@@ -20,7 +20,9 @@ preference:
 """
 
 
-def _verdict(recipe, row, text):
+def _verdict(recipe, row, text, prompt=None):
+    """The verifiers' verdict on `text` as the answer to `row`, called directly (not through
+    the factory.verify.case binding the preference pass uses)."""
     domain = recipe.domain_impl
     return verify_example(
         text,
@@ -29,6 +31,9 @@ def _verdict(recipe, row, text):
         known_codes=frozenset(domain.reason_texts),
         facts=domain.facts(row, recipe.policy),
         checks=[c for c in recipe.filters.verifiers if c not in ("length", "dedup")],
+        table=domain.rule_table(recipe.policy),
+        row=row,
+        prompt=prompt,
     )
 
 
@@ -54,7 +59,9 @@ def test_every_rejected_answer_is_refused_by_the_verifiers_and_every_chosen_is_t
             row = rows[pair["id"]]
             assert pair["chosen"] == [{"role": "assistant", "content": answers[pair["id"]]}]
             assert pair["prompt"] == row["messages"][:-1]
-            verdict = _verdict(recipe, row, pair["rejected"][0]["content"])
+            verdict = _verdict(
+                recipe, row, pair["rejected"][0]["content"], pair["prompt"][-1]["content"]
+            )
             assert not verdict.ok and verdict.reason == pair["rejected_by"]
             assert pair["source"] == "corruption"
         per_example = pairs.group_by("id").len()["len"]
