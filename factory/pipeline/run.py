@@ -31,7 +31,8 @@ from factory._distilabel import (
 )
 from factory.domains._pools import POOL_CACHE_ENV
 from factory.errors import DatasetError, FactoryError, UsageError
-from factory.pipeline.finalize import FinalizeResult, finalize
+from factory.pipeline._tasks import RayTasks
+from factory.pipeline.finalize import FinalizeResult, PhaseProgress, finalize
 from factory.pipeline.judge import JudgeShards
 from factory.pipeline.prompts import prompt_builder
 from factory.pipeline.steps import SynthesizeShards, VerifyShards, WriteReasoning, shard_path
@@ -80,8 +81,12 @@ def generate(
     *,
     overwrite: bool = False,
     progress: ProgressFn | None = None,
+    finalize_progress: PhaseProgress | None = None,
 ) -> RunResult:
     """Generates (or resumes) the verified dataset of `recipe` into `out_dir`.
+
+    `progress` receives (rows done, rows in all) while shards are generated;
+    `finalize_progress` receives (phase, done, total) while they become the dataset.
 
     Raises:
         DatasetError: `out_dir` holds something else (another run, or files that are not ours);
@@ -113,7 +118,9 @@ def generate(
 
     work.mkdir(parents=True, exist_ok=True)
     with _pool_cache(work / "pools"):
-        final, generated = _run(recipe, out_dir, work, identity, started, progress)
+        final, generated = _run(
+            recipe, out_dir, work, identity, started, progress, finalize_progress
+        )
     shutil.rmtree(work, ignore_errors=True)
     return RunResult(
         out_dir,
@@ -131,6 +138,7 @@ def _run(
     identity: dict[str, Any],
     started: float,
     progress: ProgressFn | None,
+    finalize_progress: PhaseProgress | None = None,
 ) -> tuple[FinalizeResult, int]:
     """Generates the pending shards and finalizes; returns the result and shards generated."""
     shards = recipe_shards(recipe)
@@ -152,7 +160,16 @@ def _run(
             f"the pipeline stopped before writing shard(s) {_ranges(missing)}; "
             f"see {work / 'distilabel'} for its log, then run the same command again to resume"
         )
-    return finalize(recipe, out_dir, work, identity, started_at=started), len(pending)
+    if recipe.execution == "local":
+        final = finalize(recipe, out_dir, work, identity, started, progress=finalize_progress)
+        return final, len(pending)
+    # On Ray the per-shard and per-partition phases run as tasks on the run's cluster.
+    with _engine(recipe):
+        final = finalize(
+            recipe, out_dir, work.resolve(), identity, started,
+            tasks=RayTasks(), progress=finalize_progress,
+        )  # fmt: skip
+    return final, len(pending)
 
 
 @contextmanager
