@@ -70,6 +70,13 @@ def read_partition(paths: list[Path], part: int, dtype: np.dtype) -> np.ndarray:
     return np.concatenate(pieces) if pieces else np.empty(0, dtype)
 
 
+def read_all(path: Path, dtype: np.dtype) -> np.ndarray:
+    """Every record of a partitioned file, partition after partition."""
+    data = path.read_bytes()
+    parts = int(np.frombuffer(data, _HEADER, count=1)[0])
+    return np.frombuffer(data, dtype, offset=_HEADER.itemsize * (parts + 2))
+
+
 class SignatureTable:
     """The MinHash signature of every row of a run, by run index, in one flat file.
 

@@ -43,7 +43,6 @@ from factory.pipeline.finalize_plan import (
     KEEP,
     NEAR,
     PAIR,
-    ROW_MASK,
     SUBJECT,
     FinalizePlan,
 )
@@ -75,12 +74,12 @@ def shard_keys(plan: FinalizePlan, shard: int) -> None:
         path = plan.path("keys", f"exact-{shard:05d}.bin")
         write_partitioned(path, records, _part(exact, plan.exact_parts), plan.exact_parts)
         buckets = band_keys(signatures[kept], plan.threshold)
-        bands = np.arange(buckets.shape[0], dtype=np.int64)[:, None] << 56
-        records = np.empty(buckets.size, BAND)
-        records["key"] = buckets.ravel()
-        records["row"] = (bands | rows[None, :]).ravel()
+        records = np.empty(buckets.shape, BAND)
+        records["key"], records["row"] = buckets, rows[None, :]
+        band = np.arange(plan.bands, dtype=np.int64)[:, None] * plan.band_splits
+        parts = band + _part(buckets, plan.band_splits)
         path = plan.path("keys", f"bands-{shard:05d}.bin")
-        write_partitioned(path, records, _part(records["key"], plan.band_parts), plan.band_parts)
+        write_partitioned(path, records.ravel(), parts.ravel(), plan.band_parts)
     subjects = frame.filter(pl.Series(kept))
     records = np.empty(subjects.height, SUBJECT)
     records["h"], records["h2"] = subject_hashes(plan.seed, subjects[plan.subject])
@@ -131,13 +130,14 @@ def band_partition(plan: FinalizePlan, part: int) -> Path:
     out = plan.path("dedup", f"similar-{part:05d}.bin")
     if out.exists():
         return out
+    # One band's records, shard after shard, each shard's in run order: so in run order, which
+    # a stable sort keeps within each bucket.
     records = read_partition(plan.shard_files_of("keys", "bands"), part, BAND)
-    band, rows = records["row"] >> 56, records["row"] & ROW_MASK
-    order = np.lexsort((rows, band, records["key"]))
-    keys, band, rows = records["key"][order], band[order], rows[order]
+    order = np.argsort(records["key"], kind="stable")
+    keys, rows = records["key"][order], records["row"][order]
     del records
     new_bucket = np.ones(keys.shape[0], dtype=bool)
-    new_bucket[1:] = (keys[1:] != keys[:-1]) | (band[1:] != band[:-1])
+    new_bucket[1:] = keys[1:] != keys[:-1]
     later, earlier = bucket_pairs(rows, new_bucket)
     exact = np.load(plan.path("dedup", "exact-codes.npy"))
     live = (exact[later] == KEEP) & (exact[earlier] == KEEP)

@@ -19,7 +19,8 @@ from factory.recipe import RecipeBase
 from factory.synth import recipe_shards
 from factory.verify.dedup import lsh_bands
 
-#: Band-bucket records per partition of the near-duplicate phase (16 bytes each).
+#: Band-bucket records per partition of the near-duplicate phase (16 bytes each); a partition
+#: holds one band's buckets (or a share of them, by key), so it sorts on the bucket key alone.
 BAND_RECORDS = 1 << 20
 #: Exact-key records per partition of the exact-duplicate phase (16 bytes each).
 EXACT_RECORDS = 1 << 22
@@ -31,7 +32,7 @@ PAIR_RANGE_ROWS = 1 << 22
 #: dedup codes per row
 KEEP, EXACT, NEAR = 0, 1, 2
 
-#: A band bucket entry: its key, and (band << 56) | run index.
+#: A band bucket entry: its key and run index (its partition tells its band).
 BAND = np.dtype([("key", "<u8"), ("row", "<i8")])
 #: An exact key and its run index.
 EXACT_KEY = np.dtype([("key", "<u8"), ("row", "<i8")])
@@ -39,8 +40,6 @@ EXACT_KEY = np.dtype([("key", "<u8"), ("row", "<i8")])
 SUBJECT = np.dtype([("h", "<u8"), ("h2", "<u8"), ("row", "<i8"), ("rank", "<i8")])
 #: A confirmed near-duplicate pair.
 PAIR = np.dtype([("later", "<i8"), ("earlier", "<i8")])
-#: The low 56 bits of a BAND row: the run index.
-ROW_MASK = (1 << 56) - 1
 
 
 @dataclass(frozen=True)
@@ -60,7 +59,10 @@ class FinalizePlan:
     ranks: dict[str, int]
     dedup: bool
     threshold: float
-    band_parts: int
+    #: LSH bands, and partitions per band: band b's buckets lie in partitions
+    #: b * band_splits ... (b + 1) * band_splits - 1
+    bands: int
+    band_splits: int
     exact_parts: int
     subject_parts: int
     pair_ranges: int
@@ -86,7 +88,8 @@ class FinalizePlan:
             ranks={label: i for i, label in enumerate(recipe.domain_impl.labels)},
             dedup="dedup" in recipe.filters.verifiers,
             threshold=threshold,
-            band_parts=partitions_for(rows * bands, BAND_RECORDS),
+            bands=bands,
+            band_splits=partitions_for(rows, BAND_RECORDS),
             exact_parts=partitions_for(rows, EXACT_RECORDS),
             subject_parts=partitions_for(rows, SUBJECT_RECORDS),
             pair_ranges=partitions_for(rows, PAIR_RANGE_ROWS),
@@ -108,6 +111,10 @@ class FinalizePlan:
     def shard_files_of(self, phase: str, kind: str) -> list[Path]:
         """`kind`-NNNNN.bin of `phase` for every shard, in shard order."""
         return [self.path(phase, f"{kind}-{i:05d}.bin") for i in self.shards]
+
+    @property
+    def band_parts(self) -> int:
+        return self.bands * self.band_splits
 
     @property
     def signatures(self) -> Path:

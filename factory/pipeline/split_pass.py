@@ -26,8 +26,7 @@ import numpy as np
 import polars as pl
 
 from factory.dataset import SPLITS
-from factory.pipeline._spill import read_partition, save_array, write_bytes_atomically
-from factory.pipeline.dedup_pass import subject_hashes
+from factory.pipeline._spill import read_all, read_partition, save_array, write_bytes_atomically
 from factory.pipeline.finalize_plan import EXACT, KEEP, SUBJECT, FinalizePlan
 from factory.pipeline.steps import KEPT, write_atomically
 from factory.recipe import SplitConfig
@@ -38,6 +37,8 @@ _BUCKETS = 1 << (64 - _TOP)
 STRATUM = np.dtype([("h", "<u8"), ("stratum", "<i8")])
 #: A subject whose rows span shards: its two hashes and stratum.
 OVERRIDE = np.dtype([("h", "<u8"), ("h2", "<u8"), ("stratum", "<i8")])
+#: Per stratum, the hashes at which validation and test start (None: no subject goes there).
+Cuts = list[list[int | None]]
 
 
 def strata_partition(plan: FinalizePlan, part: int) -> Path:
@@ -113,18 +114,16 @@ def split_cuts(plan: FinalizePlan, fractions: SplitConfig) -> dict[str, Any]:
     return result
 
 
-def assign_shard(plan: FinalizePlan, shard: int, cuts: list[list[int | None]]) -> dict[str, Any]:
+def assign_shard(plan: FinalizePlan, shard: int, cuts: Cuts) -> dict[str, Any]:
     """The assign phase for one shard: writes its rows' final verdicts and splits, and returns
     (and keeps, for a resumed run) the shard's counts."""
     stats_path = plan.path("assign", f"stats-{shard:05d}.json")
     if stats_path.exists():
         return dict(json.loads(stats_path.read_text()))
-    subject = plan.subject
     frame = pl.read_parquet(
         plan.shard_files[shard],
-        columns=["_index", "verdict", "reject_detail", "decision", "teacher", subject,
-                 "reason_codes"],
-    )  # fmt: skip
+        columns=["_index", "verdict", "reject_detail", "decision", "teacher", "reason_codes"],
+    )
     offset = plan.offsets[shard]
     codes = np.asarray(np.load(plan.codes, mmap_mode="r")[offset : offset + frame.height])
     dropped = (frame["verdict"] == KEPT).to_numpy() & (codes != KEEP)
@@ -135,7 +134,8 @@ def assign_shard(plan: FinalizePlan, shard: int, cuts: list[list[int | None]]) -
         .then(pl.Series(detail))
         .otherwise(pl.col("reject_detail")),
     )
-    frame = frame.with_columns(split=_splits(plan, frame, cuts))
+    split = _splits(plan, shard, codes, cuts)
+    frame = frame.with_columns(split=pl.Series(split.tolist(), dtype=pl.String))
     assignment = frame.select(
         "_index",
         "split",
@@ -148,34 +148,34 @@ def assign_shard(plan: FinalizePlan, shard: int, cuts: list[list[int | None]]) -
     return stats
 
 
-def _splits(plan: FinalizePlan, frame: pl.DataFrame, cuts: list[list[int | None]]) -> pl.Series:
-    """The split of every row of a shard ('' for rejected rows)."""
-    subject = plan.subject
-    kept = frame.filter(pl.col("verdict") == KEPT)
-    subjects = kept.group_by(subject).agg(
-        pl.col("decision").replace_strict(plan.ranks, return_dtype=pl.Int64).max().alias("s")
-    )
-    h, h2 = subject_hashes(plan.seed, subjects[subject])
-    stratum = subjects["s"].to_numpy().copy()
+def _splits(plan: FinalizePlan, shard: int, codes: np.ndarray, cuts: Cuts) -> np.ndarray:
+    """The split of every row of a shard ('' for rejected rows), from its subject records."""
+    offset, size = plan.offsets[shard], plan.sizes[shard]
+    records = read_all(plan.path("keys", f"subjects-{shard:05d}.bin"), SUBJECT)
+    records = records[codes[records["row"] - offset] == KEEP]
+    records = records[np.lexsort((records["h2"], records["h"]))]
+    new = np.ones(records.shape[0], dtype=bool)
+    new[1:] = (records["h"][1:] != records["h"][:-1]) | (records["h2"][1:] != records["h2"][:-1])
+    starts = np.flatnonzero(new)
+    names = np.full(size, "", dtype=object)
+    if not starts.shape[0]:
+        return names
+    h = records["h"][starts]
+    stratum = np.maximum.reduceat(records["rank"], starts)
     overrides = np.load(plan.path("split", "overrides.npy"))
-    if overrides.shape[0] and stratum.shape[0]:
+    if overrides.shape[0]:
+        # A subject whose rows span shards takes its stratum over all of them.
         known = {(int(a), int(b)): int(s) for a, b, s in overrides.tolist()}
-        for i, key in enumerate(zip(h.tolist(), h2.tolist(), strict=True)):
+        for i, key in enumerate(zip(h.tolist(), records["h2"][starts].tolist(), strict=True)):
             stratum[i] = known.get(key, stratum[i])
-    names = np.full(stratum.shape[0], "test", dtype=object)
+    split = np.full(starts.shape[0], "test", dtype=object)
     for cut, name in ((1, "validation"), (0, "train")):
         bounded = np.array([c[cut] is not None for c in cuts], dtype=bool)
         limits = np.array([c[cut] or 0 for c in cuts], dtype=np.uint64)
-        names[~bounded[stratum] | (h < limits[stratum])] = name
-    lookup = pl.DataFrame(
-        {subject: subjects[subject], "_split": pl.Series(names.tolist(), dtype=pl.String)}
-    )
-    joined = frame.select(subject, "verdict").join(
-        lookup, on=subject, how="left", maintain_order="left"
-    )
-    return joined.select(
-        pl.when(pl.col("verdict") == KEPT).then(pl.col("_split")).otherwise(pl.lit(""))
-    ).to_series()
+        split[~bounded[stratum] | (h < limits[stratum])] = name
+    group = np.cumsum(new) - 1
+    names[records["row"] - offset] = split[group]
+    return names
 
 
 def _shard_stats(frame: pl.DataFrame) -> dict[str, Any]:

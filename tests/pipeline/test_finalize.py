@@ -29,7 +29,7 @@ from tests.conftest import MINIMAL
 
 #: Partition sizes small enough that every phase has several partitions at 1,200 rows.
 TINY_PARTITIONS = {
-    "BAND_RECORDS": 1500,
+    "BAND_RECORDS": 500,
     "EXACT_RECORDS": 300,
     "SUBJECT_RECORDS": 300,
     "PAIR_RANGE_ROWS": 250,
@@ -234,7 +234,7 @@ def test_many_partitions_and_data_files_give_the_same_rows(planted, tmp_path, mo
         monkeypatch.setattr(finalize_plan, name, value)
     monkeypatch.setattr(write_pass, "MAX_FILE_ROWS", 300)
     plan = finalize_plan.FinalizePlan.of(recipe, work, 64)
-    assert min(plan.band_parts, plan.exact_parts, plan.subject_parts, plan.pair_ranges) > 1
+    assert min(plan.band_splits, plan.exact_parts, plan.subject_parts, plan.pair_ranges) > 1
     sharded = _finalize_copy(recipe, work, tmp_path / "sharded")
     _check_against_reference(recipe, work, sharded)
     names = sorted(p.name for p in (sharded / "data").iterdir())
