@@ -111,11 +111,13 @@ def write_files(
         writers.wait()
     finally:
         writers.close()
-    if not (staging / REJECTS).exists():
-        # An empty rejects file with the right columns still tells an auditor "nothing failed".
-        pl.DataFrame(
-            schema={"id": pl.String, "reject_reason": pl.String, "reject_detail": pl.String}
-        ).write_parquet(staging / REJECTS)
+    for spec in todo:
+        if spec.name == REJECTS and not spec.pieces:
+            # An empty rejects file with the right columns still tells an auditor "nothing
+            # failed".
+            pl.DataFrame(
+                schema={"id": pl.String, "reject_reason": pl.String, "reject_detail": pl.String}
+            ).write_parquet(staging / REJECTS)
 
 
 def shard_rows(plan: FinalizePlan, shard: int) -> pl.DataFrame:
