@@ -10,6 +10,9 @@ whole process tree (distilabel runs one process per step): PSS, and the RSS sum 
 
     python benchmarks/bench_generate.py                 # 100,000 rows
     python benchmarks/bench_generate.py --n 1000000     # the bounded-memory check
+    python benchmarks/bench_generate.py --n 10000000 --skip-bare   # finalize's growth to 10M
+
+It also prints finalize's own time (dedup, split, write) per million rows, to compare across N.
 """
 
 # No `from __future__ import annotations`: distilabel reads the StepInput hint at run time.
@@ -57,6 +60,25 @@ def NoOp(inputs: StepInput):
     yield inputs
 
 
+class _Phase:
+    def __init__(self) -> None:
+        self.start = self.end = time.perf_counter()
+
+    @property
+    def seconds(self) -> float:
+        return self.end - self.start
+
+
+class PhaseTimer:
+    """Times each finalize phase from its progress reports (first report to last)."""
+
+    def __init__(self) -> None:
+        self.phases: dict[str, _Phase] = {}
+
+    def __call__(self, phase: str, done: int, total: int) -> None:
+        self.phases.setdefault(phase, _Phase()).end = time.perf_counter()
+
+
 def _bare_pipeline(recipe: Any, work: Path) -> Any:
     batch = recipe.profiles.shard_size
     with Pipeline(name="bare", cache_dir=work / "bare-cache") as pipeline:
@@ -80,14 +102,23 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="bench-generate-"))
     try:
         start = time.perf_counter()
+        timer = PhaseTimer()
         with PeakTreeRss() as ours_rss:
-            result = generate(recipe, work / "ours")
+            result = generate(recipe, work / "ours", finalize_progress=timer)
         ours_s = time.perf_counter() - start
         ours_rate = args.n / ours_s
+        finalize_s = result.final.manifest["timings_s"]["finalize"]
         print(
             f"ours: {args.n:,} profiles -> {result.final.kept:,} verified examples in "
             f"{ours_s:.1f}s = {ours_rate:,.0f} rows/s; process tree peak PSS "
             f"{ours_rss.peak_pss_mib:,.0f} MiB (RSS sum {ours_rss.peak_mib:,.0f} MiB)"
+        )
+        millions = args.n / 1e6
+        phases = ", ".join(f"{name} {phase.seconds:.1f}s" for name, phase in timer.phases.items())
+        data_files = sum(name.startswith("data/") for name in result.final.manifest["files"])
+        print(
+            f"  finalize (dedup, split, write): {finalize_s:.1f}s = "
+            f"{finalize_s / millions:.1f}s per million rows ({phases}); {data_files} data file(s)"
         )
         if args.skip_bare:
             return

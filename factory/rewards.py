@@ -99,7 +99,9 @@ def verifier_rewards(
     chosen = dict(weights or {})
     unknown = sorted(set(chosen) - set(REWARD_NAMES))
     if unknown:
-        raise ValueError(f"reward weights for unknown verifiers {unknown}; choose from {REWARD_NAMES}")
+        raise ValueError(
+            f"reward weights for unknown verifiers {unknown}; choose from {REWARD_NAMES}"
+        )
     scorer = _Scorer(recipe)
     # The verifiers this domain has (claims need a rule table), less those weighted 0.
     names = tuple(name for name in scorer.verifier.checks if chosen.get(name, 1.0) != 0)
@@ -146,7 +148,9 @@ class _Scorer:
         parsed = parse_output(text)
         if not parsed.ok:
             return 0.0
-        cited_text = parsed.reasoning if parsed.answer is None else f"{parsed.reasoning}\n{parsed.answer}"
+        cited_text = (
+            parsed.reasoning if parsed.answer is None else f"{parsed.reasoning}\n{parsed.answer}"
+        )
         cited = len(extract_numbers(cited_text))
         if not cited:
             return 1.0
@@ -159,7 +163,9 @@ def _user(prompt: Any) -> str | None:
     if isinstance(prompt, str):
         return prompt
     if isinstance(prompt, Sequence):
-        users = [m.get("content") for m in prompt if isinstance(m, Mapping) and m.get("role") == "user"]
+        users = [
+            m.get("content") for m in prompt if isinstance(m, Mapping) and m.get("role") == "user"
+        ]
         return str(users[-1]) if users else None
     return None
 
@@ -184,7 +190,9 @@ def _rows(columns: Mapping[str, Sequence[Any]], count: int) -> list[dict[str, An
             "(train on a fin-factory dataset's rows, not on the prompts alone)"
         )
     lists = {key: value for key, value in columns.items() if isinstance(value, Sequence)}
-    return [{key: value[i] for key, value in lists.items() if len(value) == count} for i in range(count)]
+    return [
+        {key: value[i] for key, value in lists.items() if len(value) == count} for i in range(count)
+    ]
 
 
 def _dataset_recipe(folder: Path) -> RecipeBase:

@@ -1,8 +1,19 @@
 """Turning finished shards into the dataset: dedup, split, write, manifest, first card.
 
-Memory stays bounded by one shard plus a few small columns per row: deduplication and the split
-are decided on (index, verdict, label, subject, dedup keys) alone; the rows themselves are then
-streamed shard by shard into the split files.
+Nothing holds the dataset: each phase works on one shard or one partition at a time and leaves
+its output in `<work>/finalize/<phase>/` (written atomically), so memory stays bounded at any
+row count and a finalize killed anywhere resumes where it stopped, with the same bytes:
+
+    keys      per shard      exact keys, LSH band buckets, subjects, signatures (dedup_pass)
+    exact     per partition  exact duplicates
+    bands     per partition  confirmed near-duplicate pairs
+    settle    in run order   every row's dedup code (first occurrence kept)
+    strata    per partition  each subject's stratum, and the split's cut points (split_pass)
+    assign    per shard      every row's final verdict and split, and the shard's counts
+    write     per file       data/<split>-NNNNN-of-MMMMM.parquet and rejects.parquet (write_pass)
+
+With `execution: ray` the per-shard and per-partition phases run as Ray tasks; locally they run
+one after another in this process.
 """
 
 from __future__ import annotations
@@ -13,35 +24,30 @@ import platform
 import shutil
 import time
 from collections import Counter
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import polars as pl
-import pyarrow.parquet as pq
 import xxhash
 
 from factory.cards import render_first_dataset_card
 from factory.dataset import PREFERENCE_DIR, SPLITS
+from factory.pipeline import dedup_pass, split_pass, write_pass
+from factory.pipeline._tasks import ItemProgress, LocalTasks, RayTasks, Tasks
+from factory.pipeline.finalize_plan import FinalizePlan
 from factory.pipeline.preference import write_preference
-from factory.pipeline.steps import KEPT, shard_path
+from factory.pipeline.steps import _NUM_PERM
 from factory.recipe import RecipeBase
-from factory.synth import recipe_shards
 from factory.verify import VERIFIER_ORDER as VERIFIERS_IN_ORDER
 from factory.verify import verifier_of
-from factory.verify.dedup import duplicate_mask
 
-#: Columns that lead every dataset row; the domain's profile columns follow, then TAIL_COLUMNS.
-LEAD_COLUMNS = ("id", "domain", "task", "messages")
-TAIL_COLUMNS = ("facts", "decision", "reason_codes", "policy_version", "teacher")
-#: Added after TAIL_COLUMNS when the recipe has a judge: mean rubric score and the scores (JSON).
-JUDGE_COLUMNS = ("judge_score", "judge_scores")
-#: Shard-file columns that are not profile columns (besides the `_`-prefixed internal ones).
-_RESULT_COLUMNS = ("verdict", "reject_detail", "generation", "token_count", "messages", "split")
+#: The phases in order, as progress reports name them.
+PHASES = ("keys", "exact", "bands", "settle", "strata", "assign", "write")
+#: Called with (phase, items done, items in all) while finalize runs.
+PhaseProgress = Callable[[str, int, int], None]
 
 _VERSIONED = (
     "fin-factory",
@@ -90,51 +96,48 @@ def finalize(
     work: Path,
     identity: dict[str, Any],
     started_at: float,
+    *,
+    tasks: Tasks | None = None,
+    progress: PhaseProgress | None = None,
 ) -> FinalizeResult:
-    """Writes data/, rejects.parquet, manifest.json and README.md from the shard files."""
-    t0 = time.perf_counter()
-    domain = recipe.domain_impl
-    files = [shard_path(work, s.index) for s in recipe_shards(recipe)]
-    subject = domain.subject_column
-    meta = (
-        pl.scan_parquet(files)
-        .select(
-            "_index",
-            "verdict",
-            "reject_detail",
-            "decision",
-            "teacher",
-            subject,
-            "_exact_key",
-            "_minhash",
-        )
-        .collect()
-    )
-    verdicts = _deduplicate(meta, recipe, subject)
-    assignment = _assign_splits(verdicts, recipe, subject)
-    staging = out_dir / ".staging"
-    shutil.rmtree(staging, ignore_errors=True)
-    (staging / "data").mkdir(parents=True)
-    split_counts, reasons = _write_rows(recipe, files, assignment, staging)
-    preference = write_preference(recipe, staging) if recipe.preference is not None else None
+    """Writes data/, rejects.parquet, manifest.json and README.md from the shard files.
 
-    rejects = Counter(
-        dict(assignment.filter(pl.col("split") == "")["verdict"].value_counts().iter_rows())
+    Args:
+        recipe: the run's recipe.
+        out_dir: the dataset folder.
+        work: the run's work folder (its shards, and finalize's state).
+        identity: the run's identity (see `run_identity`), for the manifest.
+        started_at: `time.perf_counter()` when the run started, for the manifest's timings.
+        tasks: where the per-shard and per-partition work runs (default: here).
+        progress: receives (phase, done, total) as each phase advances.
+    """
+    t0 = time.perf_counter()
+    tasks = tasks or LocalTasks()
+    plan = FinalizePlan.of(recipe, work, _NUM_PERM)
+    stats = _decide(plan, recipe, tasks, _reporter(progress))
+    staging = plan.state / "staging"
+    (staging / "data").mkdir(parents=True, exist_ok=True)
+    specs = write_pass.plan_files(
+        [s["splits"] for s in stats], [sum(s["rejects"].values()) for s in stats]
     )
-    kept = assignment.filter(pl.col("split") != "")
-    labels: dict[str, dict[str, int]] = {"all": _label_counts(kept, domain.labels)}
-    for split in SPLITS:
-        labels[split] = _label_counts(kept.filter(pl.col("split") == split), domain.labels)
+    report = _reporter(progress)("write")
+    if isinstance(tasks, RayTasks):
+        tasks.map(write_pass.write_files, [(plan, [spec], staging) for spec in specs], report)
+    else:
+        write_pass.write_files(plan, specs, staging, report)
+    # Preference pairs read the finished split files and rejects (a rerun writes them again).
+    preference = write_preference(recipe, staging) if recipe.preference is not None else None
+    totals = _totals(stats, recipe.domain_impl.labels)
     manifest = build_manifest(
         recipe,
         identity,
-        profiles=meta.height,
-        kept=kept.height,
-        rejects=rejects,
-        splits=split_counts,
-        labels=labels,
-        reasons=reasons,
-        teachers=_teacher_counts(assignment),
+        profiles=plan.rows,
+        kept=sum(totals["splits"].values()),
+        rejects=totals["rejects"],
+        splits=totals["splits"],
+        labels=totals["labels"],
+        reasons=dict(totals["reasons"].most_common()),
+        teachers=totals["teachers"],
         seconds={
             "total": round(time.perf_counter() - started_at, 3),
             "finalize": round(time.perf_counter() - t0, 3),
@@ -149,219 +152,83 @@ def finalize(
     partial.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     os.replace(partial, out_dir / "manifest.json")
     return FinalizeResult(
-        profiles=meta.height,
-        kept=kept.height,
-        rejected=dict(rejects.most_common()),
-        splits=split_counts,
-        labels=labels["all"],
+        profiles=plan.rows,
+        kept=manifest["counts"]["kept"],
+        rejected=dict(totals["rejects"].most_common()),
+        splits=totals["splits"],
+        labels=totals["labels"]["all"],
         manifest=manifest,
         teachers=manifest["teachers"],
     )
 
 
-def _teacher_counts(assignment: pl.DataFrame) -> dict[str, dict[str, Any]]:
-    """Per teacher (the name each row records): rows it wrote, rows kept, rejects by reason."""
-    out: dict[str, dict[str, Any]] = {}
-    for (teacher,), rows in assignment.group_by("teacher", maintain_order=True):
-        rejected = rows.filter(pl.col("verdict") != KEPT)["verdict"].value_counts(sort=True)
-        out[str(teacher or "none")] = {
-            "rows": rows.height,
-            "kept": rows.height - int(rejected["count"].sum()),
-            "rejected": {str(r): int(n) for r, n in rejected.iter_rows()},
-        }
-    return dict(sorted(out.items()))
+def _decide(
+    plan: FinalizePlan,
+    recipe: RecipeBase,
+    tasks: Tasks,
+    report: Callable[[str], ItemProgress | None],
+) -> list[dict[str, Any]]:
+    """Runs the phases up to assign; returns each shard's counts."""
+    tasks.map(dedup_pass.shard_keys, [(plan, i) for i in plan.shards], report("keys"))
+    if plan.dedup:
+        exact = [(plan, p) for p in range(plan.exact_parts)]
+        dedup_pass.exact_codes(plan, tasks.map(dedup_pass.exact_partition, exact, report("exact")))
+        bands = [(plan, p) for p in range(plan.band_parts)]
+        tasks.map(dedup_pass.band_partition, bands, report("bands"))
+        dedup_pass.settle_pairs(plan, report("settle"))
+    else:
+        dedup_pass.no_dedup(plan)
+    strata = [(plan, p) for p in range(plan.subject_parts)]
+    tasks.map(split_pass.strata_partition, strata, report("strata"))
+    cuts = split_pass.split_cuts(plan, recipe.split)["cuts"]
+    shards = [(plan, i, cuts) for i in plan.shards]
+    return list(tasks.map(split_pass.assign_shard, shards, report("assign")))
 
 
-def _label_counts(frame: pl.DataFrame, labels: tuple[str, ...]) -> dict[str, int]:
-    counts = dict(frame["decision"].value_counts().iter_rows())
-    return {label: int(counts.get(label, 0)) for label in labels}
+def _reporter(progress: PhaseProgress | None) -> Callable[[str], ItemProgress | None]:
+    def report(phase: str) -> ItemProgress | None:
+        if progress is None:
+            return None
+        return lambda done, total: progress(phase, done, total)
+
+    return report
 
 
-def _deduplicate(meta: pl.DataFrame, recipe: RecipeBase, subject: str) -> pl.DataFrame:
-    """Marks exact and near duplicates among kept rows as rejected ('dedup'), first one kept."""
-    meta = meta.sort("_index")
-    verdicts = meta.select("_index", "verdict", "reject_detail", "decision", "teacher", subject)
-    if "dedup" not in recipe.filters.verifiers:
-        return verdicts
-    kept = meta.filter(pl.col("verdict") == KEPT)
-    if kept.height == 0:
-        return verdicts
-    keys = kept["_exact_key"].to_numpy()
-    signatures = kept["_minhash"].to_numpy()
-    drop = duplicate_mask(keys, signatures, threshold=recipe.filters.near_duplicate_threshold)
-    exact = kept["_exact_key"].is_first_distinct().not_().to_numpy()
-    dropped = kept.select(
-        "_index",
-        pl.lit("dedup").alias("verdict_new"),
-        pl.Series("detail_new", np.where(exact, "exact duplicate", "near duplicate")),
-    ).filter(pl.Series(drop))
-    return (
-        verdicts.join(dropped, on="_index", how="left")
-        .with_columns(
-            verdict=pl.coalesce("verdict_new", "verdict"),
-            reject_detail=pl.coalesce("detail_new", "reject_detail"),
-        )
-        .drop("verdict_new", "detail_new")
-    )
-
-
-def _assign_splits(verdicts: pl.DataFrame, recipe: RecipeBase, subject: str) -> pl.DataFrame:
-    """Splits per subject, stratified by the subject's label: exact shares within each label.
-
-    A subject (an applicant, a card account) never spans splits; its stratum is its most severe
-    label. Subjects are ordered within their stratum by a seeded hash, so the assignment is
-    deterministic and unrelated to row order. Adds `split` ('' for rejected rows).
-    """
-    fractions = recipe.split
-    seed = recipe.profiles.seed
-    ranks = {label: i for i, label in enumerate(recipe.domain_impl.labels)}
-    kept = verdicts.filter(pl.col("verdict") == KEPT)
-    subjects = (
-        kept.group_by(subject)
-        .agg(pl.col("decision").replace_strict(ranks, return_dtype=pl.Int32).max().alias("stratum"))
-        .sort(subject)
-    )
-    digest = [xxhash.xxh64_intdigest(f"{seed}:{value}".encode()) for value in subjects[subject]]
-    subjects = (
-        subjects.with_columns(pl.Series("_h", digest, dtype=pl.UInt64))
-        .sort("stratum", "_h")
-        .with_columns(pos=pl.int_range(pl.len()).over("stratum"), n=pl.len().over("stratum"))
-        .with_columns(
-            split=pl.when(pl.col("pos") < (pl.col("n") * fractions.train).round())
-            .then(pl.lit("train"))
-            .when(pl.col("pos") < (pl.col("n") * (fractions.train + fractions.validation)).round())
-            .then(pl.lit("validation"))
-            .otherwise(pl.lit("test"))
-        )
-        .select(subject, "split")
-    )
-    return (
-        verdicts.join(subjects, on=subject, how="left")
-        .with_columns(
-            split=pl.when(pl.col("verdict") == KEPT).then(pl.col("split")).otherwise(pl.lit(""))
-        )
-        .sort("_index")
-    )
-
-
-class _SplitWriters:
-    """One Parquet file per split plus rejects.parquet, each written shard by shard.
-
-    Every file has a thread of its own that converts and writes the parts in the order they
-    come: pyarrow encodes and compresses without holding the GIL, so the files are written
-    while the caller reads and splits the next shard (the writes took 58% of a single-threaded
-    finalize). `write` returns at once; call `wait` to let the writers catch up, which keeps
-    memory bounded by the shards still in flight.
-    """
-
-    def __init__(self, staging: Path) -> None:
-        self.staging = staging
-        self.writers: dict[str, pq.ParquetWriter] = {}
-        self.paths: dict[str, Path] = {}
-        self._threads: dict[str, ThreadPoolExecutor] = {}
-        self._pending: list[Future[None]] = []
-
-    def write(self, name: str, frame: pl.DataFrame) -> None:
-        if frame.height == 0:
-            return
-        if name not in self._threads:
-            self._threads[name] = ThreadPoolExecutor(1, thread_name_prefix=f"write-{name}")
-        self._pending.append(self._threads[name].submit(self._write, name, frame))
-
-    def wait(self) -> None:
-        """Blocks until every part handed to `write` so far is written (raising its error)."""
-        pending, self._pending = self._pending, []
-        for future in pending:
-            future.result()
-
-    def _write(self, name: str, frame: pl.DataFrame) -> None:
-        table = frame.to_arrow()
-        if name not in self.writers:
-            path = (
-                self.staging / "rejects.parquet"
-                if name == "rejects"
-                else self.staging / "data" / f"{name}-00000-of-00001.parquet"
-            )
-            self.paths[name] = path
-            self.writers[name] = pq.ParquetWriter(path, table.schema, compression="zstd")
-        self.writers[name].write_table(table)
-
-    def close(self) -> None:
-        try:
-            self.wait()
-        finally:
-            for thread in self._threads.values():
-                thread.shutdown(wait=True, cancel_futures=True)
-            for writer in self.writers.values():
-                writer.close()
-
-
-def _write_rows(
-    recipe: RecipeBase, files: list[Path], assignment: pl.DataFrame, staging: Path
-) -> tuple[dict[str, int], dict[str, int]]:
-    """Streams every shard into the split files and rejects.parquet.
-
-    Returns the row count per split and the reason-code counts of the kept rows.
-    """
-    seed = recipe.profiles.seed
-    prefix = f"{recipe.name}-s{seed}-"
-    writers = _SplitWriters(staging)
+def _totals(stats: list[dict[str, Any]], labels: tuple[str, ...]) -> dict[str, Any]:
+    """The run's counts, summed over its shards' counts."""
     splits: Counter[str] = Counter()
+    rejects: Counter[str] = Counter()
     reasons: Counter[str] = Counter()
-    decided = assignment.select(
-        "_index",
-        "split",
-        pl.col("verdict").alias("_verdict"),
-        pl.col("reject_detail").alias("_detail"),
-    )
-    try:
-        for path in files:
-            # The dedup keys were read once, by `finalize`; the MinHash signatures are a fifth of
-            # a shard file's bytes.
-            frame = (
-                pl.scan_parquet(path)
-                .select(pl.exclude("_exact_key", "_minhash"))
-                .collect()
-                .join(decided, on="_index", how="left")
-            )
-            judge_columns = [c for c in JUDGE_COLUMNS if c in frame.columns]
-            profile_columns = [
-                c
-                for c in frame.columns
-                if c not in (*_RESULT_COLUMNS, *TAIL_COLUMNS, *JUDGE_COLUMNS)
-                and not c.startswith("_")
-            ]
-            rows = frame.with_columns(
-                id=pl.lit(prefix) + pl.col("_index").cast(pl.String).str.zfill(8),
-                domain=pl.lit(recipe.domain),
-                task=pl.lit(recipe.task),
-            )
-            columns = [*LEAD_COLUMNS, *profile_columns, *TAIL_COLUMNS, *judge_columns]
-            parts = {}
-            for split in SPLITS:
-                part = rows.filter(pl.col("split") == split)
-                splits[split] += part.height
-                codes = part["reason_codes"].explode().drop_nulls()
-                reasons.update(dict(codes.value_counts().iter_rows()))
-                parts[split] = part.select(columns)
-            parts["rejects"] = rows.filter(pl.col("split") == "").select(
-                *columns,
-                pl.col("_verdict").alias("reject_reason"),
-                pl.col("_detail").alias("reject_detail"),
-                "generation",
-            )
-            # The previous shard's parts were written while this one was read and split.
-            writers.wait()
-            for name, part in parts.items():
-                writers.write(name, part)
-    finally:
-        writers.close()
-    if "rejects" not in writers.paths:
-        # An empty rejects file with the right columns still tells an auditor "nothing failed".
-        pl.DataFrame(
-            schema={"id": pl.String, "reject_reason": pl.String, "reject_detail": pl.String}
-        ).write_parquet(staging / "rejects.parquet")
-    return {s: splits[s] for s in SPLITS}, dict(reasons.most_common())
+    by_split: dict[str, Counter[str]] = {s: Counter() for s in SPLITS}
+    teachers: dict[str, dict[str, Any]] = {}
+    for shard in stats:
+        splits.update(shard["splits"])
+        rejects.update(shard["rejects"])
+        reasons.update(shard["reasons"])
+        for split, counts in shard["labels"].items():
+            by_split[split].update(counts)
+        for name, counts in shard["teachers"].items():
+            total = teachers.setdefault(name, {"rows": 0, "rejected": Counter()})
+            total["rows"] += counts["rows"]
+            total["rejected"].update(counts["rejected"])
+    everything = sum(by_split.values(), Counter())
+    label_counts = {"all": {label: int(everything.get(label, 0)) for label in labels}}
+    for split in SPLITS:
+        label_counts[split] = {label: int(by_split[split].get(label, 0)) for label in labels}
+    return {
+        "splits": {s: int(splits.get(s, 0)) for s in SPLITS},
+        "rejects": rejects,
+        "reasons": reasons,
+        "labels": label_counts,
+        "teachers": {
+            name: {
+                "rows": counts["rows"],
+                "kept": counts["rows"] - sum(counts["rejected"].values()),
+                "rejected": dict(counts["rejected"].most_common()),
+            }
+            for name, counts in sorted(teachers.items())
+        },
+    }
 
 
 def _file_hashes(folder: Path) -> dict[str, str]:
@@ -376,7 +243,7 @@ def _file_hashes(folder: Path) -> dict[str, str]:
 
 
 def _publish_staging(staging: Path, out_dir: Path) -> None:
-    for name in ("data", PREFERENCE_DIR, "rejects.parquet", "README.md"):
+    for name in ("data", PREFERENCE_DIR, write_pass.REJECTS, "README.md"):
         target = out_dir / name
         if target.is_dir():
             shutil.rmtree(target)

@@ -34,6 +34,7 @@ pairs.
 from __future__ import annotations
 
 import random
+import shutil
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -46,9 +47,8 @@ import xxhash
 from factory.dataset import PREFERENCE_DIR, SPLITS
 from factory.recipe import RecipeBase
 from factory.teachers.base import row_seed
-from factory.verify import Verdict
+from factory.verify import Verdict, mutations
 from factory.verify.case import CaseVerifier
-from factory.verify import mutations
 
 #: Reject reasons that make no pair: not a wrong answer (teacher, dedup, length) or not to be
 #: published (pii).
@@ -166,7 +166,8 @@ def write_preference(recipe: RecipeBase, folder: Path) -> PreferenceCounts:
         for pair, subject in _from_rejects(folder / "rejects.parquet", recipe, judge):
             parts[subjects.get(subject, "train")].append(pair)
     out = folder / PREFERENCE_DIR
-    out.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(out, ignore_errors=True)  # a resumed finalize writes them again
+    out.mkdir(parents=True)
     for split, rows in parts.items():
         if not rows:
             continue
@@ -193,7 +194,6 @@ def _corrupted(
 ) -> list[dict[str, Any]]:
     """Up to `wanted` verified-wrong corruptions of one kept example, each of another class."""
     chat = row["messages"]
-    answer = chat[-1]["content"]
     rng = random.Random(xxhash.xxh64_intdigest(f"preference:{row['id']}".encode()))
     order = list(classes)
     rng.shuffle(order)

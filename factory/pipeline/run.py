@@ -31,7 +31,8 @@ from factory._distilabel import (
 )
 from factory.domains._pools import POOL_CACHE_ENV
 from factory.errors import DatasetError, FactoryError, UsageError
-from factory.pipeline.finalize import FinalizeResult, finalize
+from factory.pipeline._tasks import RayTasks
+from factory.pipeline.finalize import FinalizeResult, PhaseProgress, finalize
 from factory.pipeline.judge import JudgeShards
 from factory.pipeline.prompts import prompt_builder
 from factory.pipeline.steps import (
@@ -90,8 +91,12 @@ def generate(
     *,
     overwrite: bool = False,
     progress: ProgressFn | None = None,
+    finalize_progress: PhaseProgress | None = None,
 ) -> RunResult:
     """Generates (or resumes) the verified dataset of `recipe` into `out_dir`.
+
+    `progress` receives (rows done, rows in all) while shards are generated;
+    `finalize_progress` receives (phase, done, total) while they become the dataset.
 
     Raises:
         DatasetError: `out_dir` holds something else (another run, or files that are not ours);
@@ -123,7 +128,9 @@ def generate(
 
     work.mkdir(parents=True, exist_ok=True)
     with _pool_cache(work / "pools"):
-        final, generated = _run(recipe, out_dir, work, identity, started, progress)
+        final, generated = _run(
+            recipe, out_dir, work, identity, started, progress, finalize_progress
+        )
     shutil.rmtree(work, ignore_errors=True)
     drawn = final.profiles if recipe.profiles.target_kept is not None else recipe.profiles.count
     return RunResult(
@@ -142,6 +149,7 @@ def _run(
     identity: dict[str, Any],
     started: float,
     progress: ProgressFn | None,
+    finalize_progress: PhaseProgress | None = None,
 ) -> tuple[FinalizeResult, int]:
     """Generates the pending shards and finalizes; returns the result and shards generated."""
     recipe = _whole_shards(recipe)
@@ -160,7 +168,26 @@ def _run(
         progress(total, total)
     _check_written(work, shards)
     recipe, extra = _draw_until_kept(recipe, work, shards, progress)
-    return finalize(recipe, out_dir, work, identity, started_at=started), len(pending) + extra
+    return _finalize(recipe, out_dir, work, identity, started, finalize_progress), len(
+        pending
+    ) + extra
+
+
+def _finalize(
+    recipe: RecipeBase,
+    out_dir: Path,
+    work: Path,
+    identity: dict[str, Any],
+    started: float,
+    progress: PhaseProgress | None,
+) -> FinalizeResult:
+    if recipe.execution == "local":
+        return finalize(recipe, out_dir, work, identity, started, progress=progress)
+    # On Ray the per-shard and per-partition phases run as tasks on the run's cluster.
+    with _engine(recipe):
+        return finalize(
+            recipe, out_dir, work.resolve(), identity, started, tasks=RayTasks(), progress=progress
+        )
 
 
 def _check_written(work: Path, shards: list[Shard]) -> None:

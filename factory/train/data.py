@@ -15,7 +15,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from factory.dataset import preference_files, read_manifest, read_preference, read_split, split_files
+from factory.dataset import (
+    preference_files,
+    read_manifest,
+    read_preference,
+    read_split,
+    split_files,
+)
 from factory.errors import DatasetError
 
 
@@ -85,7 +91,9 @@ def load_rl_splits(dataset_dir: Path) -> tuple[Any, Any, dict[str, Any]]:
         frame = read_split(dataset_dir, split)
         prompts = [chat[:-1] for chat in frame["messages"].to_list()]
         rows = frame.drop("messages", "facts").to_dicts()
-        out.append(Dataset.from_list([{"prompt": p, **r} for p, r in zip(prompts, rows, strict=True)]))
+        out.append(
+            Dataset.from_list([{"prompt": p, **r} for p, r in zip(prompts, rows, strict=True)])
+        )
     return out[0], out[1], manifest
 
 

@@ -36,7 +36,12 @@ from factory import __version__
 from factory.errors import FactoryError, UsageError
 from factory.recipe import RecipeBase, TrainConfig
 from factory.train.backends import TrainBackend, cuda_available, select_backend
-from factory.train.data import drop_too_long, load_preference_splits, load_rl_splits, load_sft_splits
+from factory.train.data import (
+    drop_too_long,
+    load_preference_splits,
+    load_rl_splits,
+    load_sft_splits,
+)
 from factory.train.methods import ProgressFn, build_trainer
 from factory.train.parity import ParityResult, check_parity
 
@@ -99,7 +104,15 @@ def train(
         lengths[name] = {"rows": len(kept), "dropped_too_long": dropped, "longest": longest}
         train_set, eval_set = (kept, eval_set) if name == "train" else (train_set, kept)
     trainer = build_trainer(
-        recipe, model, tokenizer, train_set, eval_set, run_dir, max_steps, cuda_available(), progress
+        recipe,
+        model,
+        tokenizer,
+        train_set,
+        eval_set,
+        run_dir,
+        max_steps,
+        cuda_available(),
+        progress,
     )
     trained = trainer.train()
     # GRPO evaluates by sampling, as dear as training: its log of rewards tells its progress.

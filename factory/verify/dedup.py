@@ -41,6 +41,8 @@ import xxhash
 
 #: Probability that a pair exactly at the threshold becomes an LSH candidate.
 TARGET_RECALL = 0.99
+#: Earlier rows of its band bucket a row is compared with, besides the bucket's first row.
+MAX_CANDIDATES = 4
 # The signature of a text without words: above every 32-bit minimum, yet it fits an int64
 # column when signatures are stored in parquet.
 _EMPTY = np.uint64(1 << 32)
@@ -144,7 +146,7 @@ def duplicate_mask(
     signatures: np.ndarray | None = None,
     threshold: float = 0.9,
     *,
-    max_candidates: int = 4,
+    max_candidates: int = MAX_CANDIDATES,
 ) -> np.ndarray:
     """Marks the rows to drop: later exact duplicates and later near duplicates.
 
@@ -174,13 +176,8 @@ def duplicate_mask(
     if later.size == 0:
         return drop
     similar = _similarity(signatures, later, earlier) >= threshold
-    later, earlier = later[similar], earlier[similar]
-    order = np.lexsort((earlier, later))
     flags = drop.tolist()  # plain-list indexing is several times faster than numpy's here
-    # Rows are settled in input order, so a row's earlier partners are final when it is reached.
-    for row, partner in zip(later[order].tolist(), earlier[order].tolist(), strict=True):
-        if not flags[row] and not flags[partner]:
-            flags[row] = True
+    settle(flags, later[similar], earlier[similar])
     return np.array(flags, dtype=bool)
 
 
@@ -387,18 +384,75 @@ def _hash_functions(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return a, b
 
 
+def band_keys(signatures: np.ndarray, threshold: float) -> np.ndarray:
+    """The LSH bucket of every row in every band (`lsh_bands` at `threshold`).
+
+    Returns:
+        uint64 array of shape (bands, n): row i falls in bucket (b, keys[b, i]) of band b.
+    """
+    signatures = np.asarray(signatures).astype(np.uint64, copy=False)
+    n, num_perm = signatures.shape
+    bands, rows = lsh_bands(num_perm, threshold)
+    weights = _odd_constants(rows, 0, "band")
+    keys = np.empty((bands, n), dtype=np.uint64)
+    for band in range(bands):
+        block = signatures[:, band * rows : (band + 1) * rows]
+        keys[band] = _finalise((block * weights).sum(axis=1, dtype=np.uint64))
+    return keys
+
+
+def bucket_pairs(
+    rows: np.ndarray, new_bucket: np.ndarray, max_candidates: int = MAX_CANDIDATES
+) -> tuple[np.ndarray, np.ndarray]:
+    """The (later, earlier) candidate pairs of some band buckets, repeats included.
+
+    Args:
+        rows: row numbers, bucket after bucket, each bucket's rows in input order.
+        new_bucket: True where a bucket starts in `rows`.
+        max_candidates: earlier rows of its bucket each row is paired with, besides the
+            bucket's first row.
+    """
+    count = rows.shape[0]
+    index = np.arange(count, dtype=np.int64)
+    bucket_start = np.maximum.accumulate(np.where(new_bucket, index, 0))
+    rank = index - bucket_start
+    later, earlier = [], []
+    for back in range(1, max_candidates + 1):
+        at = index[rank >= back]
+        later.append(rows[at])
+        earlier.append(rows[at - back])
+    deep = index[rank > max_candidates]
+    later.append(rows[deep])
+    earlier.append(rows[bucket_start[deep]])
+    return np.concatenate(later), np.concatenate(earlier)
+
+
+def settle(flags: bytearray | list[bool], later: np.ndarray, earlier: np.ndarray) -> None:
+    """Drops each `later` row of a confirmed near-duplicate pair whose `earlier` row is kept.
+
+    Pairs are settled in input order of their later row, so a row's earlier partners are final
+    when it is reached. `flags` (True: dropped) holds every row the pairs name and is updated in
+    place; pairs may repeat.
+    """
+    order = np.lexsort((earlier, later))
+    for row, partner in zip(later[order].tolist(), earlier[order].tolist(), strict=True):
+        if not flags[row] and not flags[partner]:
+            flags[row] = True
+
+
+def pair_similarity(left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """Share of equal positions of two stacks of signatures, row by row."""
+    equal: np.ndarray = left == right
+    return equal.mean(axis=1)
+
+
 def _candidate_pairs(
     signatures: np.ndarray, threshold: float, max_candidates: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """Unique (later, earlier) row pairs that share an LSH band bucket."""
-    n, num_perm = signatures.shape
-    bands, rows = lsh_bands(num_perm, threshold)
-    weights = _odd_constants(rows, 0, "band")
-    index = np.arange(n, dtype=np.int64)
+    n = signatures.shape[0]
     pairs = []
-    for band in range(bands):
-        block = signatures[:, band * rows : (band + 1) * rows]
-        keys = _finalise((block * weights).sum(axis=1, dtype=np.uint64))
+    for keys in band_keys(signatures, threshold):
         order = np.argsort(keys, kind="stable")  # rows of a bucket stay in input order
         sorted_keys = keys[order]
         new_bucket = np.empty(n, dtype=bool)
@@ -406,13 +460,7 @@ def _candidate_pairs(
         new_bucket[1:] = sorted_keys[1:] != sorted_keys[:-1]
         if new_bucket.all():
             continue
-        bucket_start = np.maximum.accumulate(np.where(new_bucket, index, 0))
-        rank = index - bucket_start
-        for back in range(1, max_candidates + 1):
-            at = index[rank >= back]
-            pairs.append(np.stack((order[at], order[at - back])))
-        deep = index[rank > max_candidates]
-        pairs.append(np.stack((order[deep], order[bucket_start[deep]])))
+        pairs.append(np.stack(bucket_pairs(order, new_bucket, max_candidates)))
     if not pairs:
         return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
     joined = np.concatenate(pairs, axis=1)
@@ -426,6 +474,5 @@ def _similarity(signatures: np.ndarray, later: np.ndarray, earlier: np.ndarray) 
     step = max(_CHUNK_CELLS // signatures.shape[1], 1)
     for lo in range(0, later.shape[0], step):
         hi = lo + step
-        equal = signatures[later[lo:hi]] == signatures[earlier[lo:hi]]
-        out[lo:hi] = equal.mean(axis=1)
+        out[lo:hi] = pair_similarity(signatures[later[lo:hi]], signatures[earlier[lo:hi]])
     return out

@@ -135,6 +135,7 @@ def test_writer_is_deterministic_for_a_seed():
 
 # Prompts ----------------------------------------------------------------------------------------
 
+
 def test_system_prompt_states_the_policy_and_format():
     policy = FraudPolicy(block_score=75, max_travel_speed_kmh=850.0)
     text = PromptBuilder(DOMAIN, TASK, policy).system

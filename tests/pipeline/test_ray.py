@@ -27,10 +27,19 @@ from factory._distilabel import RayShardPipeline, ray_cluster
 from factory.cli import app
 from factory.dataset import read_manifest, read_rejects, read_split
 from factory.errors import UsageError
+from factory.pipeline import finalize_plan, write_pass
+from factory.pipeline._tasks import RayTasks
 from factory.pipeline.run import RunResult, build_pipeline, generate, gpu_resources
 from factory.recipe import load_recipe
 from factory.synth import recipe_shards
 from tests.conftest import MINIMAL
+from tests.pipeline.test_finalize import (
+    TINY_PARTITIONS,
+    _check_against_reference,
+    _data_bytes,
+    _finalize_copy,
+    planted,  # noqa: F401  (the fixture)
+)
 
 ray = pytest.importorskip("ray")
 runner = CliRunner()
@@ -172,6 +181,33 @@ def test_a_run_on_a_ray_cluster_keeps_the_same_rows_as_a_local_run(
     # The run closed its connection, and the cluster ended the run's actors with it.
     assert not ray.is_initialized()
     assert _wait_until(lambda: not _actor_workers(head_node)), _actor_workers(head_node)
+
+
+@pytest.mark.slow
+def test_finalize_as_ray_tasks_writes_the_bytes_of_a_local_finalize(
+    head_node,
+    planted,  # noqa: F811
+    tmp_path,
+    monkeypatch,
+):
+    recipe, work = planted
+    for name, value in TINY_PARTITIONS.items():
+        monkeypatch.setattr(finalize_plan, name, value)
+    monkeypatch.setattr(write_pass, "MAX_FILE_ROWS", 300)
+    local = _finalize_copy(recipe, work, tmp_path / "local")
+    monkeypatch.setenv("RAY_ADDRESS", head_node.address())
+    monkeypatch.setenv("RAY_AUTH_MODE", AUTH)
+    with ray_cluster({}):
+        on_ray = _finalize_copy(recipe, work, tmp_path / "ray", tasks=RayTasks())
+    assert _data_bytes(on_ray) == _data_bytes(local)
+    assert len(list((on_ray / "data").glob("train-*.parquet"))) > 1
+    _check_against_reference(recipe, work, on_ray)
+    # The per-shard and per-partition phases ran as tasks of the cluster's workers.
+    logs = "".join(
+        log.read_text() for log in (head_node.temp_dir / "session_latest" / "logs").glob("worker-*")
+    )
+    for task in ("shard_keys", "band_partition", "assign_shard", "write_files"):
+        assert f":task_name:{task}" in logs, task
 
 
 @pytest.mark.slow

@@ -103,7 +103,7 @@ def test_dpo_without_preference_pairs_or_from_an_unfinished_run_is_one_clear_lin
 ):
     plain = tmp_path / "plain"
     plain.mkdir()
-    recipe = (plain / "recipe.yaml")
+    recipe = plain / "recipe.yaml"
     recipe.write_text(
         "name: plain\ndomain: lending\ndescription: no pairs\n"
         "profiles: {count: 100, seed: 5, shard_size: 100}\n"

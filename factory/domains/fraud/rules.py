@@ -447,10 +447,7 @@ def builtin_table(policy: FraudPolicy, version: str, max_reasons: int) -> RuleTa
         default="allow",
         quantities={q.name: q for q in _quantities(policy)},
         params=params,
-        rules=tuple(
-            Rule(**{**rule.__dict__, "severity": i})
-            for i, rule in enumerate(RULES)
-        ),
+        rules=tuple(Rule(**{**rule.__dict__, "severity": i}) for i, rule in enumerate(RULES)),
         decision_words=DECISION_WORDS,
         version=version,
         max_reasons=max_reasons,
