@@ -13,14 +13,22 @@ import json
 import random
 import sys
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, NamedTuple
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
 import numpy as np
 import polars as pl
 from pydantic import BaseModel, ConfigDict
+
+if TYPE_CHECKING:
+    from factory.domains._documents import Corpus, Grounding, Passage
+
+
+#: The pydantic validation context key set while a recipe *file* is validated: fields that only
+#: fin-factory itself may set (a run's prepared paths) refuse values from it.
+FROM_RECIPE_FILE = "from_recipe_file"
 
 
 class Fact(NamedTuple):
@@ -102,6 +110,11 @@ class Domain(ABC):
     synthesizer: ClassVar[Callable[..., pl.DataFrame]]
     #: the domain's citeable numbers: (row, the domain's policy) -> facts.
     fact_finder: ClassVar[Callable[..., dict[str, Fact]]]
+    #: a recipe section of the domain's own, (key, model), e.g. the knowledge domain's
+    #: ("knowledge", KnowledgeSettings); its value reaches the synthesizer as `settings`.
+    settings_section: ClassVar[tuple[str, type[BaseModel]] | None] = None
+    #: verifiers the domain adds to a recipe's default `filters.verifiers`.
+    extra_verifiers: ClassVar[tuple[str, ...]] = ()
 
     def synthesize(
         self,
@@ -114,12 +127,15 @@ class Domain(ABC):
         distribution: DistributionBase,
         policy: PolicyBase,
         boundary_fraction: float,
+        settings: BaseModel | None = None,
     ) -> pl.DataFrame:
         """Draws `n` profiles (rows offset .. offset+n-1 of the run) for one shard.
 
         Every random draw comes from `shard_rng(seed, shard, ...)`, so a shard is reproducible
         on its own. `boundary_fraction` of the rows are drawn close to the policy thresholds.
+        `settings` is the recipe's `settings_section`, for a domain that has one.
         """
+        extra = {"settings": settings} if self.settings_section is not None else {}
         return type(self).synthesizer(
             n,
             seed=seed,
@@ -129,6 +145,7 @@ class Domain(ABC):
             distribution=self._own(distribution, self.distribution_model),
             policy=self._own(policy, self.policy_model),
             boundary_fraction=boundary_fraction,
+            **extra,
         )
 
     @abstractmethod
@@ -140,6 +157,17 @@ class Domain(ABC):
         """The numbers an explanation of this row may cite: inputs, derived values, thresholds,
         and values derivable from them (e.g. the gap between DTI and its limit)."""
         return type(self).fact_finder(row, self._own(policy, self.policy_model))
+
+    def corpus(
+        self, settings: BaseModel | None, seed: int, passages: Sequence[Passage] | None = None
+    ) -> Corpus | None:
+        """The documents a document-grounded domain's questions are about (None for the
+        others); with `passages`, a user's documents read by the run, the corpus built on them."""
+        return None
+
+    def grounding(self, row: Mapping[str, Any]) -> Grounding | None:
+        """What the grounding verifier checks a row's answer against (None: nothing)."""
+        return None
 
     def _own(self, value: Any, kind: type) -> Any:
         """`value`, checked to be this domain's policy or distribution model."""
