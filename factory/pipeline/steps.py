@@ -307,6 +307,7 @@ def verify_shard(
                 number_tolerance=filters.number_tolerance,
                 token_count=tokens,
                 max_tokens=filters.max_seq_length,
+                grounding=domain.grounding(row) if "grounding" in checks else None,
             )
             status, detail = (KEPT, "") if verdict.ok else (str(verdict.reason), verdict.detail)
         results["_index"].append(index)

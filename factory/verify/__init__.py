@@ -8,6 +8,9 @@ Per example, in VERIFIER_ORDER (the first failure names the rejection):
               before numbers, so a planted card number is named as PII, not as a wrong number;
     numbers   every number cited in <reasoning> and <answer> matches a fact within the stated
               tolerance (numbers.check_numbers; the rule is in that module's docstring);
+    grounding an answer about documents says only what its cited passage says, and abstains
+              only when the documents are silent (grounding.check_grounding); runs for rows
+              whose domain gives a Grounding;
     length    the example fits max_seq_length tokens (length.TokenCounter counts them).
 Over the whole dataset, separately: dedup (exact and near duplicates, dedup.duplicate_mask).
 
@@ -20,8 +23,10 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
+from factory.domains._documents import Grounding
 from factory.domains.base import Fact
 from factory.output import parse_output
+from factory.verify.grounding import check_grounding
 from factory.verify.labels import check_decision, check_reasons
 from factory.verify.length import check_length
 from factory.verify.numbers import check_numbers
@@ -29,7 +34,7 @@ from factory.verify.pii import find_pii
 
 #: Per-example verifiers, in the order they run; a recipe's `filters.verifiers` picks among
 #: these and "dedup", which runs over the whole dataset instead.
-VERIFIER_ORDER = ("format", "decision", "reasons", "pii", "numbers", "length")
+VERIFIER_ORDER = ("format", "decision", "reasons", "pii", "numbers", "grounding", "length")
 DATASET_VERIFIERS = ("dedup",)
 _CHECKS = frozenset(VERIFIER_ORDER + DATASET_VERIFIERS)
 
@@ -63,6 +68,7 @@ def verify_example(
     number_tolerance: float = 0.005,
     token_count: int | None = None,
     max_tokens: int | None = None,
+    grounding: Grounding | None = None,
 ) -> Verdict:
     """Runs the selected verifiers on one assistant message; the first failure decides.
 
@@ -82,6 +88,8 @@ def verify_example(
         token_count: tokens of the whole example (system, user and assistant messages); needed
             by "length".
         max_tokens: the recipe's max_seq_length; needed by "length".
+        grounding: the passages an answer about documents is checked against; "grounding"
+            checks nothing without one.
 
     Returns:
         The verdict: ok, or the failing verifier's name and a detail.
@@ -112,6 +120,10 @@ def verify_example(
         detail = _check_numbers(parsed.reasoning, parsed.answer, facts, number_tolerance)
         if detail:
             return Verdict(False, "numbers", detail)
+    if "grounding" in checks and grounding is not None:
+        detail = check_grounding(parsed, grounding)
+        if detail:
+            return Verdict(False, "grounding", detail)
     if "length" in checks:
         if token_count is None or max_tokens is None:
             raise ValueError("the length verifier needs token_count and max_tokens")
