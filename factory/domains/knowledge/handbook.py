@@ -110,6 +110,7 @@ def build_company_corpus(seed: int) -> Corpus:
     )
     documents = _documents(book)
     unanswerable = _unanswerable(company, passages)
+    unanswerable += _reworded(list(unanswerable), company)
     answerable = tuple(book.items) + _reworded(book.items, company)
     return Corpus(
         company=company.name,
@@ -721,7 +722,7 @@ _WRAPPERS = (
 
 
 def _reworded(items: list[QAItem], company: Company) -> tuple[QAItem, ...]:
-    """Each answerable question once more in a user's own wrapping (the same answer)."""
+    """Each question once more in a user's own wrapping (the same answer)."""
     out = []
     for i, item in enumerate(items):
         wrapper = _WRAPPERS[i % len(_WRAPPERS)]
