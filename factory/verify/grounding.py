@@ -123,17 +123,34 @@ def _without_citations(text: str) -> str:
 
 
 def _expected(answer: str, grounding: Grounding, where: str) -> str | None:
+    missing = _missing(answer, grounding.expected)
+    return None if missing is None else f"the answer does not state {missing} (from {where})"
+
+
+def _missing(answer: str, expected: Iterable[str]) -> str | None:
     lowered = " ".join(answer.lower().split())
-    stated = extract_numbers(answer)
-    for value in grounding.expected:
+    table = FactTable(Fact(n.value) for n in extract_numbers(answer))
+    for value in expected:
         numbers = extract_numbers(value)
-        if numbers:
-            table = FactTable(Fact(n.value) for n in stated)
-            if all(_matches(table, n) for n in numbers):
-                continue
-        elif " ".join(value.lower().split()) in lowered:
+        if numbers and all(_matches(table, n) for n in numbers):
             continue
-        return f"the answer does not state {value} (from {where})"
+        if not numbers and " ".join(value.lower().split()) in lowered:
+            continue
+        return value
+    return None
+
+
+def states_expected(answer: str, expected: Iterable[str]) -> bool:
+    """Whether `answer` states every expected value (numbers by value, words as written)."""
+    return _missing(answer, expected) is None
+
+
+def unstated_number(text: str, passage: str) -> str | None:
+    """The first number of `text` that `passage` does not state, None when there is none."""
+    table = FactTable(Fact(n.value) for n in extract_numbers(passage))
+    for number in extract_numbers(_without_citations(text)):
+        if not _matches(table, number):
+            return number.text
     return None
 
 
