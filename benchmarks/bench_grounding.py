@@ -111,7 +111,7 @@ def alterations(row, text, others, company, rng) -> dict[str, str]:
         if re.search(r"\b(not|no) ", body):
             negated = re.sub(r"\b(?:not|no) ", "", body, count=1)
         else:
-            negated = re.sub(r"\b(is|has|are|pays|charges|earns|gives)\b", r"\1 not", body, 1)
+            negated = re.sub(r"\b(is|has|are|pays|charges|earns|gives)\b", r"\1 not", body, count=1)
         if negated != body:
             out["negation"] = _replace_answer(text, f"{negated}\n\nSource: {source}")
         topic = row["fact"].split(":")[-1].replace("_", " ")
@@ -120,7 +120,9 @@ def alterations(row, text, others, company, rng) -> dict[str, str]:
         )
     else:
         other = next(o for o in others if o[0]["sources"])
-        out["invent"] = _replace_answer(other[1], parse_output(other[1]).answer or "", "not_in_documents")
+        out["invent"] = _replace_answer(
+            other[1], parse_output(other[1]).answer or "", "not_in_documents"
+        )
         out["invent_answered"] = other[1]
     return out
 
@@ -158,7 +160,9 @@ def main() -> None:
             grounding = domain.grounding(row)
             facts = domain.facts(row, recipe.policy)
 
-            def ok(candidate: str, row=row, grounding=grounding, facts=facts) -> bool:
+            def ok(
+                candidate: str, row=row, grounding=grounding, facts=facts, domain=domain
+            ) -> bool:
                 return verify_example(
                     candidate, decision=row["decision"], reason_codes=row["reason_codes"],
                     known_codes=domain.reason_texts, facts=facts, checks=CHECKS,

@@ -3,9 +3,9 @@
 A corpus is what a document-grounded run answers questions about: the knowledge domain's
 fabricated handbook (built from its fact base) or a user's own documents (read, redacted and
 split by factory.pipeline.documents, which may use the verifiers' detectors; this module is
-plain data so that both layers share it). Every item names the passages its answer comes from, the values the
-answer must state, and, for a question the documents cannot answer, the terms that no passage
-may contain.
+plain data so that both layers share it). Every item names the passages its answer comes from,
+the values the answer must state, and, for a question the documents cannot answer, the terms
+that no passage may contain.
 """
 
 from __future__ import annotations

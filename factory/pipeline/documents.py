@@ -180,13 +180,13 @@ def _read_pdf(path: Path) -> tuple[str | None, str | None]:
         reader = pypdf.PdfReader(str(path))
         if reader.is_encrypted:
             try:
-                opened = reader.decrypt("")
-            except Exception:  # noqa: BLE001 - pypdf raises several kinds for ciphers it lacks
-                opened = 0
+                opened = bool(reader.decrypt(""))
+            except Exception:  # pypdf raises several kinds for ciphers it cannot open
+                opened = False
             if not opened:
                 return None, "encrypted PDF (no password to open it)"
         pages = [page.extract_text() or "" for page in reader.pages]
-    except Exception as err:  # noqa: BLE001 - a damaged PDF raises anything from pypdf's parser
+    except Exception as err:  # a damaged PDF raises anything from pypdf's parser
         return None, f"unreadable PDF ({type(err).__name__}: {err})"
     text = "\n\n".join(f"# Page {i}\n\n{page.strip()}" for i, page in enumerate(pages, 1)
                        if page.strip())  # fmt: skip
@@ -298,16 +298,16 @@ def _sections(text: str, suffix: str, stem: str) -> list[tuple[str, str]]:
     sections: list[tuple[str, list[str]]] = [(_clean_heading(stem), [])]
     lines = text.splitlines()
     for i, line in enumerate(lines):
-        heading = _HEADING.match(line.strip())
-        if suffix == ".txt" and heading is None:
+        marked = _HEADING.match(line.strip())
+        if suffix == ".txt" and marked is None:
             after = lines[i + 1].strip() if i + 1 < len(lines) else ""
             before = lines[i - 1].strip() if i else ""
             short = 0 < len(line.strip()) <= 60 and not line.strip().endswith((".", ":", ","))
             if short and not before and not after:
                 sections.append((_clean_heading(line), []))
                 continue
-        if heading is not None:
-            sections.append((_clean_heading(heading.group(2)), []))
+        if marked is not None:
+            sections.append((_clean_heading(marked.group(2)), []))
         else:
             sections[-1][1].append(line)
     out = []

@@ -42,19 +42,24 @@ _DATE = re.compile(
 )
 _WORD = re.compile(r"[a-z][a-z'-]+")
 #: Capitalised words that open a sentence without naming anything.
-_OPENERS = frozenset(
-    "the a an yes no it its this that these those there you your we our they their he she "
-    "source applicants customers records report download freeze up so please chat deposits "
-    "overdraft complaints nothing i in on at for from with when if".split()
-)
-_NEGATIONS = frozenset(
-    "not no never cannot can't don't doesn't won't isn't aren't without none nor".split()
-)
-_STOPWORDS = frozenset(
-    "a an the of to in on at for and or is are be by with from as it its this that per any "
-    "each every up can you your i my me do does did has have had will would may must than "
-    "which who what when how there so yes no not".split()
-)
+_OPENERS = frozenset((
+    "the", "a", "an", "yes", "no", "it", "its", "this", "that", "these", "those", "there", "you",
+    "your", "we", "our", "they", "their", "he", "she", "source", "applicants", "customers",
+    "records", "report", "download", "freeze", "up", "so", "please", "chat", "deposits",
+    "overdraft", "complaints", "nothing", "i", "in", "on", "at", "for", "from", "with", "when",
+    "if"
+))  # fmt: skip
+_NEGATIONS = frozenset((
+    "not", "no", "never", "cannot", "can't", "don't", "doesn't", "won't", "isn't", "aren't",
+    "without", "none", "nor"
+))  # fmt: skip
+_STOPWORDS = frozenset((
+    "a", "an", "the", "of", "to", "in", "on", "at", "for", "and", "or", "is", "are", "be", "by",
+    "with", "from", "as", "it", "its", "this", "that", "per", "any", "each", "every", "up", "can",
+    "you", "your", "i", "my", "me", "do", "does", "did", "has", "have", "had", "will", "would",
+    "may", "must", "than", "which", "who", "what", "when", "how", "there", "so", "yes", "no",
+    "not"
+))  # fmt: skip
 
 
 def check_grounding(parsed: ParsedOutput, grounding: Grounding) -> str | None:
@@ -82,9 +87,7 @@ def check_grounding(parsed: ParsedOutput, grounding: Grounding) -> str | None:
     if not in_answer:
         return "the answer cites no section of the documents"
     if not set(in_answer) & set(grounding.sources):
-        return (
-            f"cites [{in_answer[0]}], but the question is answered by [{grounding.sources[0]}]"
-        )
+        return f"cites [{in_answer[0]}], but the question is answered by [{grounding.sources[0]}]"
     # A section's heading is part of what it says ("## Everyday Checking" names the account).
     sections = [(c.split(" § ", 1)[1], grounding.passages[c]) for c in cited]
     passage = "\n".join(f"{heading}\n{text}" for heading, text in sections)
@@ -225,9 +228,11 @@ def _content(text: str) -> set[str]:
 class _Unit:
     """A sentence of a passage, or one cell of a table with its row label and column."""
 
-    __slots__ = ("header", "negated", "text", "values", "words")
+    __slots__ = ("header", "negated", "row", "text", "values", "words")
 
-    def __init__(self, text: str, heading: str, header: str = "") -> None:
+    def __init__(self, text: str, heading: str, header: str = "", row: bool = False) -> None:
+        #: a whole table row: it puts names together, but a number is bound through its cell.
+        self.row = row
         self.text = f"{heading}\n{text}".lower()
         self.header = _content(header)
         self.words = _content(self.text)
@@ -251,7 +256,7 @@ def _units(sections: Iterable[tuple[str, str]]) -> tuple[list[_Unit], set[str]]:
                     columns = cells
                     headers |= set().union(*(_content(c) for c in cells[1:]))
                     continue
-                units.append(_Unit(" ".join(cells), heading))
+                units.append(_Unit(" ".join(cells), heading, row=True))
                 for column, cell in zip(columns[1:], cells[1:], strict=False):
                     units.append(_Unit(f"{cells[0]} {column} {cell}", heading, header=column))
             else:
@@ -280,7 +285,7 @@ def _bindings(
             lowered = [n.lower() for n in names]
             columns = _content(clause) & headers
             for number in extract_numbers(clause):
-                holders = [u for u in units if u.values.matches(number, 0.0)]
+                holders = [u for u in units if not u.row and u.values.matches(number, 0.0)]
                 if not any(
                     all(_content(n) <= u.words for n in lowered)
                     and (not u.header or columns <= u.words)
@@ -290,7 +295,9 @@ def _bindings(
                     return f"{number.text} is not what {where} states for {subject}"
             own = [_content(n) for n in proper_nouns(clause) if n.lower() not in allowed]
             if len(own) > 1 and not any(all(n <= u.words for n in own) for u in units):
-                together = " and ".join(repr(n) for n in proper_nouns(clause) if n.lower() not in allowed)
+                together = " and ".join(
+                    repr(n) for n in proper_nouns(clause) if n.lower() not in allowed
+                )
                 return f"{where} never puts {together} together"
             contradiction = _contradicts(clause, units)
             if contradiction:

@@ -18,10 +18,14 @@ from factory.recipe import load_recipe
 
 def tiny_pdf(lines: list[str]) -> bytes:
     """A one-page PDF showing `lines` in Helvetica (a minimal hand-written writer)."""
-    text = "BT /F1 11 Tf 50 760 Td 14 TL " + " ".join(
-        "(" + line.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)") + ") Tj T*"
-        for line in lines
-    ) + " ET"
+    text = (
+        "BT /F1 11 Tf 50 760 Td 14 TL "
+        + " ".join(
+            "(" + line.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)") + ") Tj T*"
+            for line in lines
+        )
+        + " ET"
+    )
     objects = [
         b"<< /Type /Catalog /Pages 2 0 R >>",
         b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
@@ -133,7 +137,7 @@ def test_a_recipe_may_not_read_outside_its_folder(tmp_path: Path) -> None:
         recipe.write_text(
             f"name: k\ndomain: knowledge\ndescription: d\nknowledge:\n  documents: {pattern}\n"
         )
-        with pytest.raises(RecipeError, match="knowledge.documents"):
+        with pytest.raises(RecipeError, match=r"knowledge\.documents"):
             load_recipe(recipe)
     recipe.write_text("name: k\ndomain: knowledge\ndescription: d\nknowledge:\n  corpus: /x\n")
     with pytest.raises(RecipeError, match="set by fin-factory"):

@@ -110,7 +110,7 @@ def grounding_of(row: Mapping[str, Any], corpus: Corpus) -> Grounding:
     if passages is None:
         passages = {p.id: p.text for p in corpus.passages}
         object.__setattr__(corpus, "_texts", passages)
-    names = ()
+    names: tuple[str, ...] = ()
     if corpus.company:
         names = (corpus.company, corpus.company.split()[0])
     return Grounding(

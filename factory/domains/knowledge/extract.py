@@ -152,7 +152,7 @@ def _statement_items(passage: Passage, sentence: str) -> list[QAItem]:
         )
         for question in (
             f"{ask} {what}{tail}?",
-            f"According to \"{passage.heading}\", {ask.lower()} {what}{tail}?",
+            f'According to "{passage.heading}", {ask.lower()} {what}{tail}?',
         )
     ]
 

@@ -10,11 +10,12 @@ section prints is recorded with it, so the numbers verifier can vouch for the an
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from factory.domains._documents import ABSTAIN, Corpus, Passage, QAItem
 from factory.domains._text import money
 from factory.domains.knowledge.company import Account, Card, Company, Loan, fact_base
-from factory.domains._documents import ABSTAIN, Corpus, Passage, QAItem
 
 
 def pct(value: float) -> str:
@@ -282,9 +283,7 @@ def _account(book: _Book, a: Account) -> None:
             s, f"{a.name} pays {pct(a.apy)} APY.", (pct(a.apy),), (rate,),
         )  # fmt: skip
     if a.withdrawals is not None:
-        limit = s.say(
-            f"Up to {a.withdrawals} withdrawals a month are free.", a.withdrawals
-        )
+        limit = s.say(f"Up to {a.withdrawals} withdrawals a month are free.", a.withdrawals)
         book.ask(
             f"{a.name}:withdrawals",
             (f"How many withdrawals can I make from {a.name} each month?",
@@ -481,7 +480,9 @@ def _loan(book: _Book, loan: Loan) -> None:
     )  # fmt: skip
 
 
-def _table(section: _Section, header: tuple[str, ...], rows: list[tuple[str, ...]]) -> list[str]:
+def _table(
+    section: _Section, header: tuple[str, ...], rows: Sequence[tuple[str, ...]]
+) -> list[str]:
     section.say("| " + " | ".join(header) + " |")
     section.say("|" + "---|" * len(header))
     return [section.say("| " + " | ".join(row) + " |") for row in rows]
@@ -580,7 +581,10 @@ def _service(book: _Book) -> None:
     hours = phone.say(
         f"The phone line is open Monday to Friday from {hour(wo)} to {hour(wc)} and on "
         f"Saturday from {hour(so)} to {hour(sc)}.",
-        hour_value(wo), hour_value(wc), hour_value(so), hour_value(sc),
+        hour_value(wo),
+        hour_value(wc),
+        hour_value(so),
+        hour_value(sc),
     )
     book.ask(
         "phone_hours",

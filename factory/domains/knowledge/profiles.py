@@ -25,7 +25,7 @@ from factory.domains.knowledge.settings import KnowledgeDistribution, KnowledgeS
 #: corpus key -> corpus, for the grounding verifier of rows built in this process.
 _BY_KEY: dict[str, Corpus] = {}
 
-SCHEMA = {
+SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "question_id": pl.String,
     "question": pl.String,
     "kind": pl.String,
