@@ -58,9 +58,12 @@ def test_citations_must_exist_and_be_the_questions():
     assert "no passage of the documents" in check("It is $5.", cite="fees.md § Card fees")
     moved = check("Mara Quarrie is the Chief Executive Officer.", cite="about.md § Leadership")
     assert "the question is answered by [fees.md § Account fees]" in moved
-    assert check_grounding(
-        parse_output(render_output("r", "answered", answer="Everyday Checking is $5.")), FEES
-    ) == "the answer cites no section of the documents"
+    assert (
+        check_grounding(
+            parse_output(render_output("r", "answered", answer="Everyday Checking is $5.")), FEES
+        )
+        == "the answer cites no section of the documents"
+    )
 
 
 def test_swapped_people_and_flipped_negations_are_caught():
