@@ -19,7 +19,7 @@ def handbook(tmp_path_factory):
     folder = tmp_path_factory.mktemp("eval-knowledge")
     (folder / "recipe.yaml").write_text(
         "name: eval-knowledge\ndomain: knowledge\ndescription: evaluation data\n"
-        "profiles: {count: 80, seed: 4, shard_size: 80}\n"
+        "profiles: {count: 80, seed: 4, shard_size: 100}\n"
     )
     generate(load_recipe(folder / "recipe.yaml"), folder / "out")
     return folder / "out"
