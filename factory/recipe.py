@@ -34,7 +34,7 @@ from pydantic import (
 from pydantic.json_schema import SkipJsonSchema
 
 from factory.domains import Domain, domain_names, get_domain
-from factory.domains.base import DistributionBase, PolicyBase
+from factory.domains.base import FROM_RECIPE_FILE, DistributionBase, PolicyBase
 from factory.domains.rules.columns import SAMPLERS, CategoricalColumn, ColumnSpec, check_columns
 from factory.domains.rules.expr import RuleError, suggest
 from factory.domains.rules.extend import has_extensions, spaced
@@ -46,6 +46,11 @@ RECIPES_DIR = Path(__file__).resolve().parent.parent / "recipes"
 
 #: Every verifier a recipe may select: the per-example ones in the order they run, then dedup.
 VERIFIERS = VERIFIER_ORDER + DATASET_VERIFIERS
+#: grounding: answers about documents are checked against the passage they cite; a domain
+#: adds it to its default (Domain.extra_verifiers).
+OPTIONAL_VERIFIERS = ("grounding",)
+#: The verifiers every recipe runs unless it lists its own.
+DEFAULT_VERIFIERS = tuple(v for v in VERIFIERS if v not in OPTIONAL_VERIFIERS)
 
 
 class _Section(BaseModel):
@@ -237,7 +242,7 @@ class FiltersConfig(_Section):
     """Verifiers every example must pass to be kept."""
 
     verifiers: list[Literal[VERIFIERS]] = Field(  # type: ignore[valid-type]
-        default_factory=lambda: list(VERIFIERS),
+        default_factory=lambda: list(DEFAULT_VERIFIERS),
         description=f"Verifiers to run, from {', '.join(VERIFIERS)}.",
     )
     number_tolerance: float = Field(
@@ -594,9 +599,31 @@ def recipe_model(domain_name: str) -> type[RecipeBase]:
         ),
     )
     task_names = tuple(domain.tasks)
+    extra: dict[str, Any] = {}
+    if domain.extra_verifiers:
+        defaults = [*DEFAULT_VERIFIERS, *domain.extra_verifiers]
+        filters = create_model(
+            f"{camel}Filters",
+            __base__=FiltersConfig,
+            verifiers=(
+                list[Literal[VERIFIERS]],  # type: ignore[valid-type]
+                Field(
+                    default_factory=lambda: list(defaults),
+                    description=f"Verifiers to run, from {', '.join(VERIFIERS)}.",
+                ),
+            ),
+        )
+        extra["filters"] = (filters, Field(default_factory=filters, description="Verifiers."))
+    if domain.settings_section is not None:
+        key, settings = domain.settings_section
+        extra[key] = (
+            settings,
+            Field(default_factory=settings, description=f"Settings of the {domain_name} domain."),
+        )
     model: type[RecipeBase] = create_model(
         f"{camel}Recipe",
         __base__=RecipeBase,
+        **extra,
         domain=(Literal[domain_name], Field(..., description="Domain registry key.")),
         task=(
             Literal[task_names],
@@ -617,8 +644,11 @@ def recipe_model(domain_name: str) -> type[RecipeBase]:
     return model
 
 
-def parse_recipe(data: Any, source: str = "<recipe>") -> RecipeBase:
-    """Validates already-loaded YAML data against the schema of the domain it names."""
+def parse_recipe(data: Any, source: str = "<recipe>", from_file: bool = False) -> RecipeBase:
+    """Validates already-loaded YAML data against the schema of the domain it names.
+
+    `from_file`: the data is a recipe file's (untrusted): fields only a run sets are refused.
+    """
     if data is None:
         raise RecipeError(source, "the file is empty; expected a mapping with name, domain, ...")
     if not isinstance(data, dict):
@@ -633,7 +663,8 @@ def parse_recipe(data: Any, source: str = "<recipe>") -> RecipeBase:
             field="domain",
         )
     try:
-        recipe = recipe_model(domain).model_validate(data)
+        context = {FROM_RECIPE_FILE: True} if from_file else None
+        recipe = recipe_model(domain).model_validate(data, context=context)
     except ValidationError as err:
         raise _recipe_error(source, err) from None
     return recipe
@@ -660,7 +691,7 @@ def load_recipe(path: str | Path) -> RecipeBase:
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
         problem = getattr(err, "problem", None) or str(err).splitlines()[0]
         raise RecipeError(source, f"YAML syntax error at {where}{problem}") from None
-    recipe = parse_recipe(data, source)
+    recipe = parse_recipe(data, source, from_file=True)
     return _resolve_paths(recipe, path.resolve().parent).model_copy(update={"source": path})
 
 
@@ -681,6 +712,10 @@ def _resolve_paths(recipe: RecipeBase, folder: Path) -> RecipeBase:
     # A model named by a relative path that exists next to the recipe is that folder; anything
     # else (a Hub id such as "org/name") is passed to the engine as written.
     updates: dict[str, Any] = {"prompts": prompts, "filters": filters}
+    section = recipe.domain_impl.settings_section
+    if section is not None and hasattr(getattr(recipe, section[0]), "resolved"):
+        # Paths a domain's own section names (e.g. knowledge.documents) are the recipe folder's.
+        updates[section[0]] = getattr(recipe, section[0]).resolved(folder)
     local = _local_model(recipe.teacher.model, folder)
     if local:
         updates["teacher"] = recipe.teacher.model_copy(update={"model": local})
@@ -695,6 +730,12 @@ def _resolve_paths(recipe: RecipeBase, folder: Path) -> RecipeBase:
             update={"judge": judge.model_copy(update={"model": local})}
         )
     return recipe.model_copy(update=updates)
+
+
+def domain_settings(recipe: RecipeBase) -> BaseModel | None:
+    """The recipe's domain-specific section (Domain.settings_section), None when it has none."""
+    section = recipe.domain_impl.settings_section
+    return None if section is None else getattr(recipe, section[0])
 
 
 def _local_model(model: str | None, folder: Path) -> str | None:

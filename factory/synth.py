@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from factory.recipe import RecipeBase
+from factory.recipe import RecipeBase, domain_settings
 
 
 @dataclass(frozen=True)
@@ -52,6 +52,7 @@ def labelled_shard(recipe: RecipeBase, shard: Shard) -> pl.DataFrame:
         policy=policy,
         boundary_fraction=profiles.boundary_fraction,
         columns=profiles.columns,
+        settings=domain_settings(recipe),
     )
     return domain.label(frame, policy)
 

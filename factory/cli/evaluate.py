@@ -69,6 +69,8 @@ def evaluate(
         )
     write_report(report, output)
     out.print(comparison_table(report))
+    if "knowledge" in report:
+        out.print(knowledge_table(report["knowledge"]))
     err.print(f"report: {output}", markup=False)
 
 
@@ -113,4 +115,25 @@ def comparison_table(report: dict[str, Any]) -> Table:
     row("perplexity", lambda m: f"{m['perplexity']['perplexity']:.2f}")
     row("counterfactual flips", lambda m: _rate(m["counterfactual"]["rate"]))
     row("protected attribute named", lambda m: _rate(m["protected_mentions"]["rate"]))
+    return table
+
+
+def knowledge_table(knowledge: dict[str, Any]) -> Table:
+    """Fine-tuned closed-book against base closed-book and base with retrieval."""
+    table = Table(title=f"fine-tune vs retrieval ({knowledge['rows']} questions, top-"
+                  f"{knowledge['top_k']} passages)")  # fmt: skip
+    table.add_column("metric")
+    ways = knowledge["ways"]
+    for way in ways:
+        table.add_column(way, justify="right")
+    for label, key in (
+        ("fact accuracy", "fact_accuracy"),
+        ("grounded answers", "grounded_answer_rate"),
+        ("abstention precision", "abstention_precision"),
+        ("abstention recall", "abstention_recall"),
+    ):
+        table.add_row(label, *(_rate(w[key]) for w in ways.values()))
+    table.add_row("prompt tokens", *(f"{w['prompt_tokens']['value']:.0f}" for w in ways.values()))
+    table.add_row("answer tokens", *(f"{w['answer_tokens']['value']:.0f}" for w in ways.values()))
+    table.add_row("s per answer", *(f"{w['seconds_per_answer']:.3f}" for w in ways.values()))
     return table

@@ -111,6 +111,16 @@ def print_summary(result: RunResult) -> None:
     for split, count in final.splits.items():
         table.add_row(f"split: {split}", f"{count:,}", "")
     out.print(table)
+    documents = final.manifest.get("documents") or {}
+    for path, notes in documents.get("documents", {}).items():
+        removed = ", ".join(f"{n} {kind}" for kind, n in notes.get("redacted", {}).items())
+        err.print(
+            f"document {path}: {notes['passages']} passage(s)"
+            + (f"; redacted {removed}" if removed else ""),
+            markup=False,
+        )
+    for skipped in documents.get("skipped", []):
+        err.print(f"skipped {skipped['path']}: {skipped['reason']}", markup=False)
     if not result.already_complete:
         reused = f", {result.reused_shards} shard(s) reused" if result.reused_shards else ""
         err.print(

@@ -15,6 +15,7 @@ DOMAIN_MODULES: dict[str, str] = {
     "lending": "factory.domains.lending",
     "fraud": "factory.domains.fraud",
     "credit_report": "factory.domains.credit_report",
+    "knowledge": "factory.domains.knowledge",
 }
 
 

@@ -13,7 +13,7 @@ import json
 import random
 import sys
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
@@ -35,6 +35,14 @@ from factory.domains.rules.spec import InputSpec, QuantitySpec, RuleSpec
 if TYPE_CHECKING:
     from factory.domains.rules import RuleTable
     from factory.domains.rules.prompt import PolicyPrompt
+
+if TYPE_CHECKING:
+    from factory.domains._documents import Corpus, Grounding, Passage
+
+
+#: The pydantic validation context key set while a recipe *file* is validated: fields that only
+#: fin-factory itself may set (a run's prepared paths) refuse values from it.
+FROM_RECIPE_FILE = "from_recipe_file"
 
 
 class _FactValue(NamedTuple):
@@ -260,6 +268,11 @@ class Domain(ABC):
     #: the domain's built-in rule table: (policy, policy_version, max_reasons) -> RuleTable;
     #: None for a domain whose policy is not a table yet.
     table_builder: ClassVar[Callable[..., RuleTable] | None] = None
+    #: a recipe section of the domain's own, (key, model), e.g. the knowledge domain's
+    #: ("knowledge", KnowledgeSettings); its value reaches the synthesizer as `settings`.
+    settings_section: ClassVar[tuple[str, type[BaseModel]] | None] = None
+    #: verifiers the domain adds to a recipe's default `filters.verifiers`.
+    extra_verifiers: ClassVar[tuple[str, ...]] = ()
 
     def synthesize(
         self,
@@ -273,13 +286,16 @@ class Domain(ABC):
         policy: PolicyBase,
         boundary_fraction: float,
         columns: Mapping[str, Any] | None = None,
+        settings: BaseModel | None = None,
     ) -> pl.DataFrame:
         """Draws `n` profiles (rows offset .. offset+n-1 of the run) for one shard.
 
         Every random draw comes from `shard_rng(seed, shard, ...)`, so a shard is reproducible
         on its own. `boundary_fraction` of the rows are drawn close to the policy thresholds.
         `columns` are the recipe's extra columns (profiles.columns), sampled after the domain's.
+        `settings` is the recipe's `settings_section`, for a domain that has one.
         """
+        extra = {"settings": settings} if self.settings_section is not None else {}
         frame = type(self).synthesizer(
             n,
             seed=seed,
@@ -289,6 +305,7 @@ class Domain(ABC):
             distribution=self._own(distribution, self.distribution_model),
             policy=self._own(policy, self.policy_model),
             boundary_fraction=boundary_fraction,
+            **extra,
         )
         if not columns:
             return frame
@@ -358,6 +375,17 @@ class Domain(ABC):
         from factory.domains.rules.prompt import PolicyPrompt
 
         return PolicyPrompt(self.rule_table(policy), style)
+
+    def corpus(
+        self, settings: BaseModel | None, seed: int, passages: Sequence[Passage] | None = None
+    ) -> Corpus | None:
+        """The documents a document-grounded domain's questions are about (None for the
+        others); with `passages`, a user's documents read by the run, the corpus built on them."""
+        return None
+
+    def grounding(self, row: Mapping[str, Any]) -> Grounding | None:
+        """What the grounding verifier checks a row's answer against (None: nothing)."""
+        return None
 
     def _own(self, value: Any, kind: type) -> Any:
         """`value`, checked to be this domain's policy or distribution model."""

@@ -90,6 +90,24 @@ def evaluate(
             progress=progress,
         )
     domain = recipe.domain_impl
+    passages_file = dataset_dir / "documents" / "passages.jsonl"
+    knowledge = None
+    if passages_file.exists():
+        # A dataset about documents: fine-tuned closed-book against base, with and without
+        # retrieval, on the same rows and engine.
+        from factory.domains._documents import read_passages
+        from factory.evaluate.knowledge import compare
+
+        knowledge = compare(
+            model,
+            baseline or _recorded_base(model),
+            frame,
+            read_passages(passages_file),
+            generate=generate_answers,
+            backend=backend,
+            max_new_tokens=max_new_tokens,
+            engine_args=engine_args,
+        )
     manifest_bytes = (dataset_dir / "manifest.json").read_bytes()
     report: dict[str, Any] = {
         "created_at": datetime.now(UTC).replace(microsecond=0).isoformat(),
@@ -116,6 +134,7 @@ def evaluate(
             )
         ),
         **results,
+        **({"knowledge": jsonable(knowledge)} if knowledge is not None else {}),
         "versions": _versions(),
     }
     report["model_index"] = model_index_results(
@@ -249,6 +268,12 @@ def _counterfactual(
             "leaves every prompt identical and no decision can flip"
         )
     return result
+
+
+def _recorded_base(model: str) -> str | None:
+    """The base model training recorded for a fin-factory merged/ folder, when it is local."""
+    base = model_identity(model).get("base_model")
+    return base if isinstance(base, str) and Path(base).exists() else None
 
 
 def model_identity(model: str) -> dict[str, Any]:

@@ -185,8 +185,10 @@ class TeacherPrompts:
         self._system_path = recipe.prompts.teacher_system or (
             TEACHER_PROMPTS / f"{self.mode}.system.jinja2"
         )
+        # A domain may brief the teacher itself (the knowledge domain shows it the passage).
+        own = self._domain.prompt_dir / f"teacher_{self.mode}.user.jinja2"
         self._user_path = recipe.prompts.teacher_user or (
-            TEACHER_PROMPTS / f"{self.mode}.user.jinja2"
+            own if own.exists() else TEACHER_PROMPTS / f"{self.mode}.user.jinja2"
         )
         self._user = _template(self._user_path, TEACHER_PROMPTS)
         self.system = _render(
@@ -216,6 +218,7 @@ class TeacherPrompts:
             self._user_path,
             self._user,
             student_user=student_user,
+            row=row,
             decision=row["decision"],
             reasons=[(code, texts.get(code, "")) for code in row["reason_codes"] or ()],
             facts=shown_facts(self._domain.facts(row, self._policy)),

@@ -32,6 +32,7 @@ from factory._distilabel import (
 from factory.domains._pools import POOL_CACHE_ENV
 from factory.errors import DatasetError, FactoryError, UsageError
 from factory.pipeline._tasks import RayTasks
+from factory.pipeline.documents import DOCUMENTS, plan_documents, write_documents
 from factory.pipeline.finalize import FinalizeResult, PhaseProgress, finalize
 from factory.pipeline.judge import JudgeShards
 from factory.pipeline.prompts import prompt_builder
@@ -106,6 +107,8 @@ def generate(
     started = time.perf_counter()
     if recipe.execution == "ray":
         import_ray()
+    # A corpus (the domain's documents) is built first: its digest is part of the run.
+    recipe, corpus = plan_documents(recipe, out_dir)
     identity = run_identity(recipe)
     work = out_dir / WORK
     if overwrite and out_dir.exists():
@@ -127,6 +130,8 @@ def generate(
         )
 
     work.mkdir(parents=True, exist_ok=True)
+    if corpus is not None:
+        write_documents(corpus, out_dir / DOCUMENTS)
     with _pool_cache(work / "pools"):
         final, generated = _run(
             recipe, out_dir, work, identity, started, progress, finalize_progress

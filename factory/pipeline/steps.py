@@ -317,6 +317,7 @@ def verify_shard(
                 table=table,
                 row=row,
                 prompt=user,
+                grounding=domain.grounding(row) if "grounding" in checks else None,
             )
             status, detail = (KEPT, "") if verdict.ok else (str(verdict.reason), verdict.detail)
         results["_index"].append(index)

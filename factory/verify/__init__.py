@@ -12,6 +12,9 @@ Per example, in VERIFIER_ORDER (the first failure names the rejection):
               table (factory.verify.claims): bound numbers, comparisons, the conclusion,
               categorical facts, reason texts, fair reasoning; rejections are named
               claims.<kind> (claims.comparison, ...) and say the sentence and the claim;
+    grounding an answer about documents says only what its cited passage says, and abstains
+              only when the documents are silent (grounding.check_grounding); runs for rows
+              whose domain gives a Grounding;
     length    the example fits max_seq_length tokens (length.TokenCounter counts them).
 Over the whole dataset, separately: dedup (exact and near duplicates, dedup.duplicate_mask).
 
@@ -25,9 +28,11 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from factory.domains._documents import Grounding
 from factory.domains.base import Fact
 from factory.output import parse_output
 from factory.verify.claims import check_claims
+from factory.verify.grounding import check_grounding
 from factory.verify.labels import check_decision, check_reasons
 from factory.verify.length import check_length
 from factory.verify.numbers import FactTable, _cited, _read
@@ -35,7 +40,16 @@ from factory.verify.pii import find_pii
 
 #: Per-example verifiers, in the order they run; a recipe's `filters.verifiers` picks among
 #: these and "dedup", which runs over the whole dataset instead.
-VERIFIER_ORDER = ("format", "decision", "reasons", "pii", "numbers", "claims", "length")
+VERIFIER_ORDER = (
+    "format",
+    "decision",
+    "reasons",
+    "pii",
+    "numbers",
+    "claims",
+    "grounding",
+    "length",
+)
 DATASET_VERIFIERS = ("dedup",)
 _CHECKS = frozenset(VERIFIER_ORDER + DATASET_VERIFIERS)
 
@@ -77,6 +91,7 @@ def verify_example(
     table: Any = None,
     row: Mapping[str, Any] | None = None,
     prompt: str | None = None,
+    grounding: Grounding | None = None,
 ) -> Verdict:
     """Runs the selected verifiers on one assistant message; the first failure decides.
 
@@ -101,6 +116,8 @@ def verify_example(
         row: the labelled row; needed by "claims".
         prompt: the user message; lets "claims" tell the details the prompt showed from those
             it did not (without it, details are not checked).
+        grounding: the passages an answer about documents is checked against; "grounding"
+            checks nothing without one.
 
     Returns:
         The verdict: ok, or the failing verifier's name (claims.<kind> for a claim) and a
@@ -150,6 +167,10 @@ def verify_example(
         if failures:
             first = failures[0]
             return Verdict(False, f"claims.{first.kind}", f'{first.claim}: "{first.sentence}"')
+    if "grounding" in checks and grounding is not None:
+        detail = check_grounding(parsed, grounding)
+        if detail:
+            return Verdict(False, "grounding", detail)
     if "length" in checks:
         if token_count is None or max_tokens is None:
             raise ValueError("the length verifier needs token_count and max_tokens")
