@@ -28,7 +28,7 @@ def monitor(
     ] = None,
     min_requests: Annotated[
         int, typer.Option("--min-requests", min=1, help="Fewest requests a day needs for PSI.")
-    ] = 30,
+    ] = 200,
 ) -> None:
     """PSI per feature, decision and reason mix, pass and fallback rates by day; exit 1 on alert."""
     from factory.errors import UsageError

@@ -6,8 +6,9 @@ deciles, categories as they are), the decision and reason-code mix next to the t
 the share of answers that verified and the share sent to human review. A day whose largest PSI,
 pass rate or fallback rate crosses its threshold is flagged; `monitor` exits 1 when any is.
 
-PSI = sum over bins of (served - train) * ln(served / train), shares floored at 1e-4 so an
-empty bin counts as very unlikely rather than impossible.
+PSI = sum over bins of (served - train) * ln(served / train), each share computed with half a
+count added to every bin, so an empty bin in a small day's sample counts as unlikely rather than
+as a huge shift. Text columns with many values (employers, merchants) are not features.
 """
 
 from __future__ import annotations
@@ -26,14 +27,15 @@ from factory.dataset import read_split
 from factory.recipe import DriftThresholds, RecipeBase
 from factory.serve import audit
 
-_FLOOR = 1e-4
 _BINS = 10
+#: A text column with more distinct training values than this is free text, not a category.
+_MAX_CATEGORIES = 24
 
 
 def psi(expected: np.ndarray, actual: np.ndarray) -> float:
-    """PSI between two share vectors over the same bins."""
-    e = np.maximum(expected, _FLOOR)
-    a = np.maximum(actual, _FLOOR)
+    """PSI between two count vectors over the same bins (half a count added to each bin)."""
+    e = (expected + 0.5) / (expected.sum() + 0.5 * expected.size)
+    a = (actual + 0.5) / (actual.sum() + 0.5 * actual.size)
     return float(np.sum((a - e) * np.log(a / e)))
 
 
@@ -46,7 +48,7 @@ def numeric_psi(train: np.ndarray, served: np.ndarray) -> float:
     edges = np.unique(np.quantile(train, np.linspace(0, 1, _BINS + 1)[1:-1]))
     expected = np.bincount(np.searchsorted(edges, train, side="right"), minlength=edges.size + 1)
     actual = np.bincount(np.searchsorted(edges, served, side="right"), minlength=edges.size + 1)
-    return psi(expected / train.size, actual / served.size)
+    return psi(expected.astype(float), actual.astype(float))
 
 
 def categorical_psi(train: list[Any], served: list[Any]) -> float:
@@ -55,8 +57,8 @@ def categorical_psi(train: list[Any], served: list[Any]) -> float:
         return math.nan
     seen, asked = Counter(train), Counter(served)
     keys = sorted(set(seen) | set(asked), key=str)
-    expected = np.array([seen[k] / len(train) for k in keys])
-    actual = np.array([asked[k] / len(served) for k in keys])
+    expected = np.array([seen[k] for k in keys], dtype=float)
+    actual = np.array([asked[k] for k in keys], dtype=float)
     return psi(expected, actual)
 
 
@@ -114,7 +116,7 @@ def monitor(
     recipe: RecipeBase,
     thresholds: DriftThresholds,
     *,
-    min_requests: int = 30,
+    min_requests: int = 200,
 ) -> DriftReport:
     """Compares the served cases of `db` with the train split of `dataset_dir`, day by day."""
     domain = recipe.domain_impl
@@ -128,7 +130,7 @@ def monitor(
         features: dict[str, float] = {}
         if len(cases) >= min_requests:
             for name in cases[0]:
-                if name in skip or name not in train.columns:
+                if name in skip or name not in train.columns or _free_text(train[name]):
                     continue
                 features[name] = _feature_psi(train[name], [c.get(name) for c in cases])
         n = group.height
@@ -162,6 +164,10 @@ def monitor(
         "reason_mix": _mix([c for codes in train["reason_codes"].to_list() for c in codes or ()]),
     }
     return DriftReport(days, train_mix, alerts, thresholds.model_dump())
+
+
+def _free_text(column: pl.Series) -> bool:
+    return column.dtype == pl.String and column.n_unique() > _MAX_CATEGORIES
 
 
 def _feature_psi(train: pl.Series, served: list[Any]) -> float:

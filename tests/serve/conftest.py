@@ -73,9 +73,7 @@ class Oracle:
             self._rows[self.prompts.user(row)] = row
 
 
-def service_for(
-    recipe: RecipeBase, url: str, db: Path, base_url: str | None = None
-) -> Service:
+def service_for(recipe: RecipeBase, url: str, db: Path, base_url: str | None = None) -> Service:
     model = ChatBackend(url, "fake-model", timeout_s=10)
     base = ChatBackend(base_url, "fake-model", timeout_s=10) if base_url else None
     return Service(recipe, model, base, db, Identity(model={"served_as": "fake-model"}))

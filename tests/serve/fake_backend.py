@@ -86,9 +86,7 @@ class FakeBackend:
                     "message": {"role": "assistant", "content": reply.text},
                 }
                 if body.get("logprobs"):
-                    choice["logprobs"] = {
-                        "content": tokens(reply.text, reply.decision_probability)
-                    }
+                    choice["logprobs"] = {"content": tokens(reply.text, reply.decision_probability)}
                 self._send(
                     200,
                     {

@@ -27,7 +27,10 @@ def test_a_verified_answer_is_shown_and_recorded(lending, tmp_path):
     cases = sample_cases(lending, 3)
     oracle = Oracle(lending)
     oracle.learn(_labelled(lending, cases))
-    with fake_backend(oracle) as backend, running(service_for(lending, backend.url, tmp_path / "a.db")) as url:  # noqa: E501
+    with (
+        fake_backend(oracle) as backend,
+        running(service_for(lending, backend.url, tmp_path / "a.db")) as url,
+    ):
         replies = [httpx.post(f"{url}/v1/decide/lending", json=c, timeout=30) for c in cases]
         health = httpx.get(f"{url}/healthz")
         metrics = httpx.get(f"{url}/metrics").text
@@ -104,9 +107,7 @@ def test_credit_report_answers_in_two_steps(tmp_path):
     assert leaky["status"] == "needs_review" and leaky["verdict"] == "polish:pii"
 
 
-def test_bad_requests_get_a_4xx_that_names_the_problem_and_service_keeps_serving(
-    lending, tmp_path
-):
+def test_bad_requests_get_a_4xx_that_names_the_problem_and_service_keeps_serving(lending, tmp_path):
     cases = sample_cases(lending, 1)
     oracle = Oracle(lending)
     oracle.learn(_labelled(lending, cases))
@@ -116,7 +117,9 @@ def test_bad_requests_get_a_4xx_that_names_the_problem_and_service_keeps_serving
         service.model.url = backend.url
         with running(service) as url:
             post = lambda body, **kw: httpx.post(f"{url}/v1/decide/lending", timeout=30, **kw)  # noqa: E731
-            malformed = post(None, content=b'{"credit_score": 7', headers={"content-type": "application/json"})  # noqa: E501
+            malformed = post(
+                None, content=b'{"credit_score": 7', headers={"content-type": "application/json"}
+            )
             wrong_type = post(None, json={**cases[0], "credit_score": "700"})
             missing = post(None, json={k: v for k, v in cases[0].items() if k != "annual_income"})
             unknown = post(None, json={**cases[0], "favourite_colour": "blue"})
@@ -125,7 +128,9 @@ def test_bad_requests_get_a_4xx_that_names_the_problem_and_service_keeps_serving
             not_object = post(None, json=[1, 2])
             oversize = post(None, content=b"{" + b" " * 70_000 + b"}")
             other_domain = httpx.post(f"{url}/v1/decide/fraud", json=cases[0])
-            chat_stream = httpx.post(f"{url}/v1/chat/completions", json={"messages": [], "stream": True})  # noqa: E501
+            chat_stream = httpx.post(
+                f"{url}/v1/chat/completions", json={"messages": [], "stream": True}
+            )
             still = post(None, json=cases[0])
     assert malformed.status_code == 400 and "not valid JSON" in malformed.json()["error"]
     assert wrong_type.status_code == 422 and wrong_type.json()["field"] == "credit_score"
@@ -140,7 +145,19 @@ def test_bad_requests_get_a_4xx_that_names_the_problem_and_service_keeps_serving
     assert still.status_code == 200 and still.json()["status"] == "ok"
     logged = list(records(db))
     assert len(logged) == 11  # every request, refused or answered
-    assert [r.body["http_status"] for r in logged] == [400, 422, 422, 422, 422, 422, 422, 413, 404, 400, 200]  # noqa: E501
+    assert [r.body["http_status"] for r in logged] == [
+        400,
+        422,
+        422,
+        422,
+        422,
+        422,
+        422,
+        413,
+        404,
+        400,
+        200,
+    ]
 
 
 def test_chat_passes_through_and_a_dead_backend_is_a_clear_refusal(lending, tmp_path):
@@ -153,13 +170,22 @@ def test_chat_passes_through_and_a_dead_backend_is_a_clear_refusal(lending, tmp_
     with fake_backend(respond) as backend:
         service = service_for(lending, backend.url, db)
         with running(service) as url:
-            chat = httpx.post(f"{url}/v1/chat/completions",
-                              json={"model": "anything", "messages": [{"role": "user", "content": "hi, my SSN is 123-45-6789"}]})  # noqa: E501
+            chat = httpx.post(
+                f"{url}/v1/chat/completions",
+                json={
+                    "model": "anything",
+                    "messages": [{"role": "user", "content": "hi, my SSN is 123-45-6789"}],
+                },
+            )
             seen = backend.requests[-1]
             broken.append(True)
-            down = httpx.post(f"{url}/v1/decide/lending", json=sample_cases(lending, 1)[0], timeout=30)  # noqa: E501
+            down = httpx.post(
+                f"{url}/v1/decide/lending", json=sample_cases(lending, 1)[0], timeout=30
+            )
             health = httpx.get(f"{url}/healthz")
-    assert chat.status_code == 200 and chat.json()["choices"][0]["message"]["content"] == "hello there"
+    assert (
+        chat.status_code == 200 and chat.json()["choices"][0]["message"]["content"] == "hello there"
+    )
     assert seen["model"] == "fake-model"
     assert down.status_code == 503 and "error" in down.json()
     assert health.status_code == 200  # /models still answers: the server is up, erring
@@ -173,15 +199,19 @@ def test_load_16_clients_every_request_answered_and_recorded(lending, tmp_path):
     oracle = Oracle(lending)
     oracle.learn(_labelled(lending, cases))
     db = tmp_path / "load.db"
-    with fake_backend(oracle) as backend, running(service_for(lending, backend.url, db)) as url:
-        with httpx.Client(timeout=60, limits=httpx.Limits(max_connections=16)) as client:
+    limits = httpx.Limits(max_connections=16)
+    with (
+        fake_backend(oracle) as backend,
+        running(service_for(lending, backend.url, db)) as url,
+        httpx.Client(timeout=60, limits=limits) as client,
+    ):
 
-            def call(i: int) -> tuple[int, str]:
-                reply = client.post(f"{url}/v1/decide/lending", json=cases[i % len(cases)])
-                return reply.status_code, reply.json().get("request_id", "")
+        def call(i: int) -> tuple[int, str]:
+            reply = client.post(f"{url}/v1/decide/lending", json=cases[i % len(cases)])
+            return reply.status_code, reply.json().get("request_id", "")
 
-            with ThreadPoolExecutor(16) as pool:
-                results = list(pool.map(call, range(320)))
+        with ThreadPoolExecutor(16) as pool:
+            results = list(pool.map(call, range(320)))
     assert all(status == 200 for status, _ in results)
     ids = {request_id for _, request_id in results}
     assert len(ids) == 320
@@ -207,7 +237,9 @@ def test_tampering_with_the_log_is_detected(lending, tmp_path):
         source.close()
     with sqlite3.connect(edited) as conn:
         body = json.loads(conn.execute("SELECT body FROM records WHERE seq = 2").fetchone()[0])
-        body["engine"]["decision"] = "approve" if body["engine"]["decision"] != "approve" else "deny"
+        body["engine"]["decision"] = (
+            "approve" if body["engine"]["decision"] != "approve" else "deny"
+        )
         conn.execute("UPDATE records SET body = ? WHERE seq = 2", (json.dumps(body),))
     with sqlite3.connect(deleted) as conn:
         conn.execute("DELETE FROM records WHERE seq = 3")
