@@ -5,7 +5,7 @@ from __future__ import annotations
 import getpass
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -38,7 +38,7 @@ def list_tickets(
     out.print(table)
 
 
-def _model_decision(body: dict) -> str:  # type: ignore[type-arg]
+def _model_decision(body: dict[str, Any]) -> str:
     from factory.output import parse_output
 
     return parse_output(body.get("outputs", {}).get("model")).decision or "-"

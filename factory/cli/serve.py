@@ -90,7 +90,7 @@ def predict(
             def on_progress(done: int, total: int) -> None:
                 bar.update(task, completed=done, total=total)
 
-            async def go():  # type: ignore[no-untyped-def]
+            async def go():
                 try:
                     return await run_predict(
                         service, cases, concurrency=concurrency, progress=on_progress

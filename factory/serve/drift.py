@@ -141,8 +141,8 @@ def monitor(
             "max_psi": max((v for v in features.values() if not math.isnan(v)), default=None),
             "decision_mix": _mix(group["decision"].to_list()),
             "reason_mix": _mix([c for codes in group["reason_codes"].to_list() for c in codes]),
-            "pass_rate": float(group["verified"].mean() or 0.0),
-            "fallback_rate": float(group["fallback"].mean() or 0.0),
+            "pass_rate": _share(group["verified"]),
+            "fallback_rate": _share(group["fallback"]),
         }
         days.append(entry)
         if entry["max_psi"] is not None and entry["max_psi"] > thresholds.max_psi:
@@ -164,6 +164,10 @@ def monitor(
         "reason_mix": _mix([c for codes in train["reason_codes"].to_list() for c in codes or ()]),
     }
     return DriftReport(days, train_mix, alerts, thresholds.model_dump())
+
+
+def _share(flags: pl.Series) -> float:
+    return float(flags.cast(pl.Float64).mean() or 0.0)  # type: ignore[arg-type]
 
 
 def _free_text(column: pl.Series) -> bool:

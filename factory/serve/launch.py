@@ -95,7 +95,12 @@ def backends(
     settings = deployment.settings
     started: list[VllmServer] = []
     with ExitStack() as stack:
-        stack.callback(lambda: [server.stop() for server in reversed(started)])
+
+        def stop_all() -> None:
+            for server in reversed(started):
+                server.stop()
+
+        stack.callback(stop_all)
         logs = deployment.run_dir / "serve-logs"
 
         def backend(url: str | None, local: str | None, name: str, role: str) -> ChatBackend:

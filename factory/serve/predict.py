@@ -103,7 +103,7 @@ def answers_frame(replies: list[Reply | None]) -> pl.DataFrame:
         if "error" in body:
             record["status"] = "refused"
         records.append(record)
-    schema = {name: pl.String for name in columns}
+    schema: dict[str, Any] = {name: pl.String for name in columns}
     schema.update(
         {"reason_codes": pl.List(pl.String), "verified": pl.Boolean, "confidence": pl.Float64}
     )

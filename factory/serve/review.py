@@ -184,7 +184,7 @@ def export(path: Path, out: Path, *, include_unverified: bool = False) -> int:
                 "messages": messages,
             }
         )
-    schema = {
+    schema: dict[str, Any] = {
         "ticket_id": pl.String,
         "request_id": pl.String,
         "decision": pl.String,
