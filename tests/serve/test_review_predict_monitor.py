@@ -136,3 +136,30 @@ def test_monitor_flags_a_shifted_population_and_exits_1(tmp_path):
                                 "--out", str(tmp_path / "alert")])  # fmt: skip
     assert alert.exit_code == 1
     assert "PSI of score_before" in alert.output
+
+
+def test_predict_command_reads_and_writes_parquet(tmp_path, monkeypatch):
+    recipe = make_recipe("credit_report", task="qa")
+    data = recipe.model_dump(mode="json")
+    data["serve"]["audit_db"] = str(tmp_path / "cli.db")
+    recipe_path = tmp_path / "recipe.yaml"
+    recipe_path.write_text(json.dumps(data))
+    cases = sample_cases(recipe, 6)
+    pl.DataFrame(cases).write_parquet(tmp_path / "cases.parquet")
+    oracle = Oracle(recipe)
+    oracle.learn(_labelled(recipe, cases))
+    monkeypatch.chdir(tmp_path)
+    with fake_backend(oracle) as backend:
+        result = runner.invoke(app, [
+            "predict", str(recipe_path), "--input", str(tmp_path / "cases.parquet"),
+            "--out", str(tmp_path / "answers.parquet"), "--model-url", backend.url,
+        ])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "ok: 6" in result.output
+    answers = pl.read_parquet(tmp_path / "answers.parquet")
+    assert answers["status"].to_list() == ["ok"] * 6
+    missing = runner.invoke(app, [
+        "predict", str(recipe_path), "--input", "nope.parquet", "--out", "x.parquet",
+        "--model-url", "http://127.0.0.1:9/v1",
+    ])  # fmt: skip
+    assert missing.exit_code == 2 and "nope.parquet" in missing.output
