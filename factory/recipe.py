@@ -480,6 +480,56 @@ class PublishConfig(_Section):
         return waivers
 
 
+class DriftThresholds(_Section):
+    """When `fin-factory monitor` exits 1: the thresholds a scheduler alerts on."""
+
+    max_psi: float = Field(
+        0.25,
+        gt=0,
+        description="Largest population stability index of any feature against the training "
+        "data (0.1-0.25 is a moderate shift, above 0.25 a major one).",
+    )
+    min_pass_rate: float = Field(
+        0.5, ge=0, le=1, description="Lowest share of served answers that verified, per day."
+    )
+    max_fallback_rate: float = Field(
+        0.5, ge=0, le=1, description="Highest share of requests sent to human review, per day."
+    )
+
+
+class ServeConfig(_Section):
+    """How `fin-factory serve` answers (used by serve, predict, review and monitor)."""
+
+    min_confidence: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="Lowest probability of the decision token(s) an answer may have; a lower "
+        "one goes to human review (0 turns the check off).",
+    )
+    pii: Literal["store", "hash", "redact"] = Field(
+        "redact",
+        description="PII in the audit log: store it, hash it (a salted sha256 per database, so "
+        "records of one person still link), or redact it.",
+    )
+    audit_db: Path | None = Field(
+        None, description="The audit log and review queue (SQLite) [default: RUN_DIR/audit.db]."
+    )
+    max_new_tokens: int = Field(768, gt=0, le=32_768, description="Tokens per model answer.")
+    timeout_s: float = Field(120.0, gt=0, description="Per-request timeout to a model backend.")
+    max_body_bytes: int = Field(
+        65_536, gt=0, description="Largest request body accepted; a larger one gets 413."
+    )
+    engine_args: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Extra `--name value` options for the vLLM servers serve starts "
+        "(e.g. {max_model_len: 4096, tensor_parallel_size: 2}).",
+    )
+    drift: DriftThresholds = Field(
+        default_factory=DriftThresholds, description="Thresholds of `fin-factory monitor`."
+    )
+
+
 class RecipeBase(_Section):
     """Fields every recipe has, whatever its domain."""
 
@@ -504,6 +554,7 @@ class RecipeBase(_Section):
     train: TrainConfig | None = Field(None, description="Fine-tuning settings.")
     evaluate: EvaluateConfig | None = Field(None, description="Evaluation settings.")
     publish: PublishConfig | None = Field(None, description="Publishing settings and gates.")
+    serve: ServeConfig | None = Field(None, description="Serving settings (`fin-factory serve`).")
 
     # Set by load_recipe, not by the YAML; not part of the schema or the content hash.
     source: Annotated[Path | None, SkipJsonSchema()] = Field(
@@ -551,9 +602,12 @@ class RecipeBase(_Section):
         """sha256 of what makes the dataset: the recipe without `execution` and the sections
         used after generation (train, evaluate, publish), so a run started locally can resume on
         Ray, and editing the training or publishing settings keeps the generated data."""
-        return self._hash(exclude={"execution", "train", "evaluate", "publish"})
+        return self._hash(exclude={"execution", "train", "evaluate", "publish", "serve"})
 
     def _hash(self, exclude: set[str]) -> str:
+        if self.serve is None:
+            # Recipes written before serving existed keep the hash they had.
+            exclude = exclude | {"serve"}
         blob = json.dumps(self.model_dump(mode="json", exclude=exclude), sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()
 

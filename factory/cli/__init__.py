@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from factory.cli import (
+    audit,
     card,
     evaluate,
     generate,
     inspect_cmd,
+    monitor,
     profiles,
     publish,
     recipes,
+    review,
     run,
+    serve,
     train,
 )
 from factory.cli._app import new_app
@@ -25,6 +29,11 @@ app.command("evaluate")(evaluate.evaluate)
 app.add_typer(card.app, name="card")
 app.add_typer(publish.app, name="publish")
 app.command("run")(run.run)
+app.command("serve")(serve.serve)
+app.command("predict")(serve.predict)
+app.add_typer(review.app, name="review")
+app.add_typer(audit.app, name="audit")
+app.command("monitor")(monitor.monitor)
 
 
 def main() -> None:

@@ -180,6 +180,24 @@ Writer = Callable[[Mapping[str, Any], PolicyBase, random.Random], str]
 
 
 @dataclass(frozen=True)
+class Polish:
+    """The second step of a two-step answer at serving time.
+
+    The fine-tuned model extracts the structured facts (its answer); `extract` keeps the part
+    the base model may rely on, and the base model, prompted with `template` (a file under the
+    domain's prompts/ folder, rendered with `extraction`, `decision`, `reasons` and `row`),
+    turns it into a polished paragraph for the customer.
+
+    Attributes:
+        template: file name of the base model's user prompt under prompts/.
+        extract: the fine-tuned model's <answer> -> the facts the paragraph is written from.
+    """
+
+    template: str
+    extract: Callable[[str], str]
+
+
+@dataclass(frozen=True)
 class Task:
     """One supervised task a domain offers (a recipe names it with `task:`).
 
@@ -199,6 +217,8 @@ class Task:
     write: Writer
     #: the output ends with a customer-facing `<answer>` block after the reasons.
     has_answer: bool = False
+    #: serving: a second step by the base model (None: the fine-tuned model's answer is final).
+    polish: Polish | None = None
 
 
 @dataclass(frozen=True)
@@ -258,6 +278,10 @@ class Domain(ABC):
     plot_columns: ClassVar[tuple[str, ...]] = ()
     #: screening error rates evaluation reports (None: the domain is not a screen).
     screening: ClassVar[ScreeningMetrics | None] = None
+    #: synthesis-only columns (the latent ground truth of a simulation), never part of a case.
+    latent_columns: ClassVar[tuple[str, ...]] = ()
+    #: case columns that identify a person; the audit log stores, hashes or redacts them.
+    pii_columns: ClassVar[tuple[str, ...]] = ()
 
     #: the domain's vectorised profile generator, called with the keyword arguments of
     #: `synthesize` (its policy and distribution already checked to be the domain's own).

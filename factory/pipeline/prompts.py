@@ -268,3 +268,17 @@ class JudgePrompts:
             answer=answer,
         )
         return [{"role": "user", "content": content}]
+
+
+class PolishPrompt:
+    """The base model's user message in a two-step task's second step (`Task.polish`)."""
+
+    def __init__(self, domain: Domain, task: Task) -> None:
+        if task.polish is None:
+            raise ValueError(f"task {task.name!r} has no polish step")
+        self._path = domain.prompt_dir / task.polish.template
+        self._template = _template(self._path, domain.prompt_dir)
+
+    def user(self, **values: Any) -> str:
+        """Renders the prompt with `extraction`, `decision`, `reasons` and `row`."""
+        return _render(self._path, self._template, **values)

@@ -13,7 +13,14 @@ from typing import ClassVar
 
 import polars as pl
 
-from factory.domains.base import DistributionBase, Domain, PolicyBase, RegulatoryNotes, Task
+from factory.domains.base import (
+    DistributionBase,
+    Domain,
+    PolicyBase,
+    Polish,
+    RegulatoryNotes,
+    Task,
+)
 from factory.domains.credit_report import engine
 from factory.domains.credit_report.facts import credit_report_facts
 from factory.domains.credit_report.policy import (
@@ -25,7 +32,7 @@ from factory.domains.credit_report.policy import (
 )
 from factory.domains.credit_report.profiles import PROTECTED_COLUMNS, CreditReportDistribution
 from factory.domains.credit_report.profiles import synthesize as synthesize_reports
-from factory.domains.credit_report.writer import write_qa, write_summary
+from factory.domains.credit_report.writer import change_lists, write_qa, write_summary
 
 
 class CreditReportDomain(Domain):
@@ -45,6 +52,7 @@ class CreditReportDomain(Domain):
     reason_texts: ClassVar[Mapping[str, str]] = REASON_TEXTS
     action_texts: ClassVar[Mapping[str, str]] = ACTION_TEXTS
     protected_columns: ClassVar[tuple[str, ...]] = PROTECTED_COLUMNS
+    pii_columns: ClassVar[tuple[str, ...]] = ("first_name", "last_name")
     plot_columns: ClassVar[tuple[str, ...]] = (
         "score_before",
         "score_delta",
@@ -64,6 +72,9 @@ class CreditReportDomain(Domain):
             user_template="summary.user.jinja2",
             write=write_summary,
             has_answer=True,
+            # Serving: the fine-tuned model lists the changes, the base model writes the
+            # paragraph from those lists alone.
+            polish=Polish(template="summary.polish.jinja2", extract=change_lists),
         ),
         "qa": Task(
             name="qa",

@@ -84,6 +84,22 @@ def write_summary(row: Row, policy: PolicyBase, rng: random.Random) -> str:
     )
 
 
+def change_lists(answer: str) -> str:
+    """The "Good:" and "Bad:" lists of a summary's answer, without the paragraph after them.
+
+    The two-step serving path gives the base model these lists alone, so its paragraph can only
+    repeat changes the fine-tuned model listed (and the verifiers checked).
+    """
+    kept = []
+    for line in answer.strip().splitlines():
+        text = line.strip()
+        if text in ("Good:", "Bad:") or (kept and text.startswith("- ")):
+            kept.append(text)
+        elif kept:
+            break  # the paragraph starts after the lists
+    return "\n".join(kept)
+
+
 def write_qa(row: Row, policy: PolicyBase, rng: random.Random) -> str:
     """The answer to the row's customer question, with actions grounded in its report.
 

@@ -39,6 +39,9 @@ class FraudDomain(Domain):
     adverse_labels = frozenset({"review", "block"})
     reason_texts: ClassVar[Mapping[str, str]] = REASON_TEXTS
     protected_columns = ("sex", "age", "age_band", "marital_status")
+    pii_columns: ClassVar[tuple[str, ...]] = ("first_name", "last_name", "home_city")
+    #: the simulation's hidden truth: which fraud pattern drew the row (never a case input).
+    latent_columns: ClassVar[tuple[str, ...]] = ("fraud_pattern", "is_fraud_latent")
     policy_model = FraudPolicy
     plot_columns = ("amount", "amount_zscore", "risk_score", "implied_speed_kmh")
     screening: ClassVar[ScreeningMetrics | None] = ScreeningMetrics(

@@ -37,6 +37,7 @@ class LendingDomain(Domain):
     adverse_labels: ClassVar[frozenset[str]] = frozenset({"refer", "deny"})
     reason_texts: ClassVar[Mapping[str, str]] = REASON_TEXTS
     protected_columns: ClassVar[tuple[str, ...]] = ("sex", "age", "age_band", "marital_status")
+    pii_columns: ClassVar[tuple[str, ...]] = ("first_name", "last_name", "city")
     plot_columns: ClassVar[tuple[str, ...]] = (
         "dti",
         "credit_score",
