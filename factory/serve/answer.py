@@ -24,7 +24,8 @@ from factory.pipeline.prompts import PolishPrompt, prompt_builder
 from factory.recipe import RecipeBase, ServeConfig
 from factory.serve.backends import BackendError, ChatBackend, Completion
 from factory.serve.case import case_frame
-from factory.verify import VERIFIER_ORDER, Verdict, verify_example
+from factory.verify import Verdict
+from factory.verify.case import CaseVerifier
 
 OK = "ok"
 NEEDS_REVIEW = "needs_review"
@@ -111,12 +112,11 @@ class AnswerPath:
             raise ValueError(f"task {self.task.name!r} answers in two steps: it needs a base model")
         self.polish = PolishPrompt(self.domain, self.task) if self.task.polish else None
         self.prompts = prompt_builder(recipe)
-        self.checks = tuple(
-            c
-            for c in VERIFIER_ORDER
-            if c in recipe.filters.verifiers and c not in _NOT_AT_INFERENCE
+        # The same checks, facts, rule table and tolerance the training data was verified with.
+        self.verifier = CaseVerifier(
+            recipe, [c for c in recipe.filters.verifiers if c not in _NOT_AT_INFERENCE]
         )
-        self.known_codes = frozenset(self.domain.reason_texts)
+        self.reason_texts = self.verifier.reason_texts
 
     def label(self, cases: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         """The engine's labelled rows for validated cases (one vectorised call)."""
@@ -134,7 +134,7 @@ class AnswerPath:
             messages, max_tokens=self.settings.max_new_tokens, logprobs=True
         )
         confidence = decision_probability(completion)
-        verdict = self._verify(completion.text, row)
+        verdict = self.verifier.verdict(completion.text, row, prompt=messages[-1]["content"])
         out = self._answer(row, verdict, confidence, completion.text, messages)
         if out.status == OK and self.polish is not None:
             await self._polish(row, out)
@@ -150,17 +150,6 @@ class AnswerPath:
                 return error
 
         return list(await asyncio.gather(*(one(row) for row in rows)))
-
-    def _verify(self, text: str, row: Mapping[str, Any]) -> Verdict:
-        return verify_example(
-            text,
-            decision=row["decision"],
-            reason_codes=row["reason_codes"],
-            known_codes=self.known_codes,
-            facts=self.domain.facts(row, self.policy),
-            checks=self.checks,
-            number_tolerance=self.recipe.filters.number_tolerance,
-        )
 
     def _answer(
         self,
@@ -185,7 +174,7 @@ class AnswerPath:
             status=OK if fallback is None else NEEDS_REVIEW,
             decision=row["decision"],
             reason_codes=codes,
-            reasons=[{"code": c, "text": self.domain.reason_texts.get(c, "")} for c in codes],
+            reasons=[{"code": c, "text": self.reason_texts.get(c, "")} for c in codes],
             policy_version=row["policy_version"],
             model_decision=parsed.decision,
             verified=verdict.ok,

@@ -22,7 +22,7 @@ from factory.errors import UsageError
 from factory.output import render_output
 from factory.recipe import RecipeBase, parse_recipe
 from factory.serve import audit
-from factory.verify import VERIFIER_ORDER, verify_example
+from factory.verify.case import CaseVerifier
 
 
 @dataclass(frozen=True)
@@ -114,23 +114,16 @@ def resolve(
         raise UsageError(f"ticket {ticket_id} is already {found.status}")
     if decision not in domain.labels:
         raise UsageError(f"--decision must be one of {', '.join(domain.labels)}, got {decision!r}")
-    unknown = [code for code in reasons if code not in domain.reason_texts]
+    verifier = CaseVerifier(recipe)
+    texts = verifier.reason_texts
+    unknown = [code for code in reasons if code not in texts]
     if unknown:
         raise UsageError(f"unknown reason code(s) {', '.join(unknown)} for {domain.name}")
     if not reasoning.strip():
         raise UsageError("--reasoning must not be empty")
     row = found.body["row"]
-    text = render_output(reasoning, decision, list(reasons), domain.reason_texts, answer=answer)
-    checks = [c for c in VERIFIER_ORDER if c in recipe.filters.verifiers and c != "length"]
-    verdict = verify_example(
-        text,
-        decision=row["decision"],
-        reason_codes=row["reason_codes"],
-        known_codes=frozenset(domain.reason_texts),
-        facts=domain.facts(row, recipe.policy),  # type: ignore[attr-defined]
-        checks=checks,
-        number_tolerance=recipe.filters.number_tolerance,
-    )
+    text = render_output(reasoning, decision, list(reasons), texts, answer=answer)
+    verdict = verifier.verdict(text, row)
     resolution = {
         "reviewer": reviewer,
         "resolved_at": audit.now(),

@@ -28,7 +28,9 @@ class CaseVerifier:
     def __init__(self, recipe: RecipeBase, checks: Collection[str] | None = None) -> None:
         self.domain: Domain = recipe.domain_impl
         self.policy: PolicyBase = recipe.policy
-        self.known = frozenset(self.domain.reason_texts)
+        # The rule table's codes: a recipe's own rules included, disabled ones left out.
+        self.reason_texts = self.domain.reason_texts_for(self.policy)
+        self.known = frozenset(self.reason_texts)
         self.tolerance = recipe.filters.number_tolerance
         chosen = set(checks) if checks is not None else set(recipe.filters.verifiers) - {"length"}
         try:
@@ -63,4 +65,5 @@ class CaseVerifier:
             table=self.table,
             row=row,
             prompt=prompt,
+            grounding=self.domain.grounding(row) if "grounding" in selected else None,
         )
