@@ -15,10 +15,9 @@ import hashlib
 import json
 from functools import cache
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal, Union, get_args
 
 import yaml
-from faker.config import AVAILABLE_LOCALES
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -68,6 +67,8 @@ class ProfilesBase(_Section):
     @field_validator("locale")
     @classmethod
     def _known_locale(cls, value: str) -> str:
+        from faker.config import AVAILABLE_LOCALES  # here, not at import: the CLI starts faster
+
         if value not in AVAILABLE_LOCALES:
             raise ValueError(f"unknown Faker locale {value!r} (e.g. en_US, en_GB, de_DE, fr_FR)")
         return value
@@ -140,6 +141,10 @@ class TeacherConfig(LLMSettings):
         le=8,
         description="write mode: worked examples by the template teacher shown before each row.",
     )
+
+
+#: The teacher backends a recipe may name (the CLI's help lists them).
+TEACHER_BACKENDS: tuple[str, ...] = get_args(TeacherConfig.model_fields["backend"].annotation)
 
 
 class PromptOverrides(_Section):

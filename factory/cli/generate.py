@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from factory.cli._app import err, out, progress
-from factory.pipeline.run import RunResult
-from factory.pipeline.run import generate as run_generate
-from factory.recipe import load_recipe
-from factory.teachers import TEACHERS
+from factory.recipe import TEACHER_BACKENDS
+
+if TYPE_CHECKING:
+    from factory.pipeline.run import RunResult
 
 
 def generate(
@@ -27,7 +27,8 @@ def generate(
     teacher: Annotated[
         str | None,
         typer.Option(
-            "--teacher", help=f"Teacher backend ({', '.join(TEACHERS)}); overrides the recipe."
+            "--teacher",
+            help=f"Teacher backend ({', '.join(TEACHER_BACKENDS)}); overrides the recipe.",
         ),
     ] = None,
     model: Annotated[
@@ -56,6 +57,10 @@ def generate(
     ] = False,
 ) -> None:
     """Generate a verified chain-of-thought dataset (resumes an interrupted run)."""
+    # distilabel and the pipeline load here, not at import: `--help` stays instant.
+    from factory.pipeline.run import generate as run_generate
+    from factory.recipe import load_recipe
+
     loaded = load_recipe(recipe).with_overrides(count=n, seed=seed)
     loaded = loaded.with_teacher(backend=teacher, model=model, base_url=base_url, mode=mode)
     loaded = loaded.with_fields(execution=engine)

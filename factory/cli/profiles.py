@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from factory.cli._app import err, out, progress
-from factory.recipe import load_recipe
-from factory.synth import labelled_shard, recipe_shards
-from factory.tabular import TableSummary, table_format, write_table
+
+if TYPE_CHECKING:
+    from factory.tabular import TableSummary
 
 
 def profiles(
@@ -29,6 +29,10 @@ def profiles(
     ] = None,
 ) -> None:
     """Synthesize profiles and label them with the recipe's policy engine."""
+    from factory.recipe import load_recipe
+    from factory.synth import labelled_shard, recipe_shards
+    from factory.tabular import table_format, write_table
+
     loaded = load_recipe(recipe).with_overrides(count=n, seed=seed)
     path = output or Path("out") / loaded.name / "profiles.parquet"
     table_format(path)

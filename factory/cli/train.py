@@ -9,7 +9,6 @@ import typer
 from rich.table import Table
 
 from factory.cli._app import err, out, progress
-from factory.recipe import load_recipe
 
 
 def train(
@@ -35,6 +34,7 @@ def train(
     ] = False,
 ) -> None:
     """Fine-tune the recipe's base model with LoRA, merge it, and check merge parity."""
+    from factory.recipe import load_recipe
     from factory.train import train as run_train
 
     loaded = load_recipe(recipe)

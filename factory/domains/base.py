@@ -16,11 +16,15 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, NamedTuple
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
-import numpy as np
-import polars as pl
 from pydantic import BaseModel, ConfigDict
+
+if TYPE_CHECKING:
+    # Annotations only: the registry and the recipe schema load without numpy or polars, so
+    # `fin-factory --help` starts at once. The domain packages import them for real.
+    import numpy as np
+    import polars as pl
 
 
 class Fact(NamedTuple):
@@ -169,4 +173,6 @@ class Domain(ABC):
 
 def shard_rng(seed: int, shard: int, stream: int = 0) -> np.random.Generator:
     """The random generator for one shard and one stream of draws within it."""
+    import numpy as np
+
     return np.random.default_rng(np.random.SeedSequence([seed, shard, stream]))

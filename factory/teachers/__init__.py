@@ -14,13 +14,13 @@ from distilabel.models.llms.base import LLM
 
 from factory import _distilabel  # noqa: F401  (must run before distilabel is imported)
 from factory.errors import UsageError
-from factory.recipe import LLMSettings, RecipeBase
+from factory.recipe import TEACHER_BACKENDS, LLMSettings, RecipeBase
 from factory.teachers.llm import ChatLLM
 from factory.teachers.openai_server import OpenAITeacher
 from factory.teachers.template import TemplateTeacher
 from factory.teachers.vllm_engine import VllmTeacher
 
-TEACHERS = ("template", "vllm", "openai")
+TEACHERS = TEACHER_BACKENDS
 
 
 def build_teacher(recipe: RecipeBase) -> LLM:
