@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union, get_args
 
 import yaml
 from pydantic import (
-    BaseModel,
     ConfigDict,
     Field,
     ValidationError,
@@ -30,14 +30,15 @@ from pydantic import (
 from pydantic.json_schema import SkipJsonSchema
 
 from factory.domains import Domain, domain_names, get_domain
-from factory.errors import RecipeError
+from factory.domains.base import StrictNumbers
+from factory.errors import RecipeError, UsageError
 
 RECIPES_DIR = Path(__file__).resolve().parent.parent / "recipes"
 
 VERIFIERS = ("format", "decision", "numbers", "reasons", "pii", "length", "dedup")
 
 
-class _Section(BaseModel):
+class _Section(StrictNumbers):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
@@ -394,27 +395,95 @@ class RecipeBase(_Section):
 
     def with_overrides(self, **profiles: Any) -> RecipeBase:
         """A copy with `profiles` fields replaced (CLI --n / --seed); None values are ignored."""
-        return self._with_section("profiles", profiles)
+        return self.overridden({f"profiles.{k}": v for k, v in profiles.items()})
 
     def with_teacher(self, **teacher: Any) -> RecipeBase:
         """A copy with `teacher` fields replaced (CLI --teacher); None values are ignored."""
-        return self._with_section("teacher", teacher)
+        return self.overridden({f"teacher.{k}": v for k, v in teacher.items()})
 
     def with_fields(self, **fields: Any) -> RecipeBase:
         """A copy with top-level fields replaced (CLI --engine); None values are ignored."""
-        return self._with_section(None, fields)
+        return self.overridden(fields)
 
-    def _with_section(self, section: str | None, changes: dict[str, Any]) -> RecipeBase:
+    def overridden(self, changes: dict[str, Any]) -> RecipeBase:
+        """A copy with fields replaced, each named by its dotted path (e.g. "train.epochs");
+        None values are ignored. Validated by the same schema; errors name the path."""
         changes = {k: v for k, v in changes.items() if v is not None}
         if not changes:
             return self
         data = self.model_dump(mode="json")
-        (data if section is None else data[section]).update(changes)
+        source = str(self.source or self.name)
+        apply_overrides(data, changes, source)
         try:
             out = type(self).model_validate(data)
         except ValidationError as err:
-            raise _recipe_error(str(self.source or self.name), err, prefix="override ") from None
+            raise _recipe_error(source, err, overrides=changes) from None
         return out.model_copy(update={"source": self.source})
+
+
+def parse_overrides(arguments: list[str]) -> dict[str, Any]:
+    """Command-line overrides `a.b=value` as {"a.b": value}, each value read as YAML.
+
+    Raises:
+        UsageError: an argument is not PATH=VALUE, or its value is not YAML.
+    """
+    changes: dict[str, Any] = {}
+    for argument in arguments:
+        path, sep, text = argument.partition("=")
+        if not sep or not _OVERRIDE_PATH.fullmatch(path):
+            raise UsageError(
+                f"override {argument!r}: expected FIELD.PATH=VALUE, e.g. train.max_seq_length=4096"
+            )
+        try:
+            changes[path] = yaml.safe_load(text) if text.strip() else None
+        except yaml.YAMLError:
+            raise UsageError(f"override {argument!r}: the value is not YAML") from None
+        if changes[path] is None:
+            changes[path] = _NULL
+    return changes
+
+
+def is_override(argument: str) -> bool:
+    """True when a command-line argument reads as an override (FIELD.PATH=VALUE)."""
+    path, sep, _ = argument.partition("=")
+    return bool(sep) and bool(_OVERRIDE_PATH.fullmatch(path))
+
+
+#: A field path: identifiers joined by dots.
+_OVERRIDE_PATH = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
+
+
+class _Null:
+    """An override that sets a field to null (`train.early_stopping_patience=null`); None
+    itself means "not given" to the CLI's options."""
+
+    def __repr__(self) -> str:
+        return "null"
+
+
+_NULL: Any = _Null()
+
+
+def apply_overrides(data: dict[str, Any], changes: dict[str, Any], source: str) -> None:
+    """Sets each dotted path of `changes` in recipe data `data` (as loaded from YAML).
+
+    Raises:
+        RecipeError: a path runs through a value that is not a mapping.
+    """
+    for path, value in changes.items():
+        parts = path.split(".")
+        node = data
+        for i, part in enumerate(parts[:-1]):
+            child = node.get(part)
+            if child is None:
+                child = node[part] = {}
+            if not isinstance(child, dict):
+                where = ".".join(parts[: i + 1])
+                raise RecipeError(
+                    source, f"override {path}: {where} is {_kind(child)}, not a section", path
+                )
+            node = child
+        node[parts[-1]] = None if value is _NULL else value
 
 
 @cache
@@ -457,8 +526,11 @@ def recipe_model(domain_name: str) -> type[RecipeBase]:
     return model
 
 
-def parse_recipe(data: Any, source: str = "<recipe>") -> RecipeBase:
-    """Validates already-loaded YAML data against the schema of the domain it names."""
+def parse_recipe(
+    data: Any, source: str = "<recipe>", overrides: dict[str, Any] | None = None
+) -> RecipeBase:
+    """Validates already-loaded YAML data against the schema of the domain it names
+    (`overrides`: the command-line changes already applied to it, named in errors)."""
     if data is None:
         raise RecipeError(source, "the file is empty; expected a mapping with name, domain, ...")
     if not isinstance(data, dict):
@@ -475,12 +547,18 @@ def parse_recipe(data: Any, source: str = "<recipe>") -> RecipeBase:
     try:
         recipe = recipe_model(domain).model_validate(data)
     except ValidationError as err:
-        raise _recipe_error(source, err) from None
+        raise _recipe_error(source, err, overrides=overrides) from None
     return recipe
 
 
-def load_recipe(path: str | Path) -> RecipeBase:
+def load_recipe(path: str | Path, overrides: dict[str, Any] | None = None) -> RecipeBase:
     """Loads and validates a recipe file, or a shipped recipe by name (e.g. "lending-cot").
+
+    Args:
+        path: the recipe file, or a shipped recipe's name.
+        overrides: dotted field paths and values set on top of the file (see
+            `parse_overrides`), validated with it; paths in them are relative to the recipe's
+            folder, as in the file. None values are ignored.
 
     Raises:
         RecipeError: the file is missing, empty, not YAML, or does not match the schema.
@@ -500,19 +578,25 @@ def load_recipe(path: str | Path) -> RecipeBase:
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
         problem = getattr(err, "problem", None) or str(err).splitlines()[0]
         raise RecipeError(source, f"YAML syntax error at {where}{problem}") from None
-    recipe = parse_recipe(data, source)
-    return _resolve_paths(recipe, path.resolve().parent).model_copy(update={"source": path})
+    changes = {k: v for k, v in (overrides or {}).items() if v is not None}
+    if changes:
+        if not isinstance(data, dict):
+            raise RecipeError(source, f"expected a mapping at the top level, got {_kind(data)}")
+        apply_overrides(data, changes, source)
+    recipe = parse_recipe(data, source, changes)
+    return _resolve_paths(recipe, path.resolve().parent, source).model_copy(update={"source": path})
 
 
-def _resolve_paths(recipe: RecipeBase, folder: Path) -> RecipeBase:
-    """Makes the file paths a recipe names relative to the recipe's own folder absolute."""
+def _resolve_paths(recipe: RecipeBase, folder: Path, source: str) -> RecipeBase:
+    """Makes the file paths a recipe names relative to the recipe's own folder absolute; its
+    prompt templates must lie inside that folder."""
 
     def absolute(value: Path | None) -> Path | None:
         return value if value is None or value.is_absolute() else folder / value
 
     prompts = recipe.prompts.model_copy(
         update={
-            name: absolute(getattr(recipe.prompts, name))
+            name: _inside(getattr(recipe.prompts, name), folder, source, f"prompts.{name}")
             for name in type(recipe.prompts).model_fields
         }
     )
@@ -531,6 +615,28 @@ def _resolve_paths(recipe: RecipeBase, folder: Path) -> RecipeBase:
             update={"judge": judge.model_copy(update={"model": local})}
         )
     return recipe.model_copy(update=updates)
+
+
+def _inside(value: Path | None, folder: Path, source: str, field: str) -> Path | None:
+    """`value`, a path relative to the recipe's folder, resolved (symlinks too) and checked to
+    stay inside it: a recipe others run must not read their files into its prompts."""
+    if value is None:
+        return None
+    if value.is_absolute():
+        raise RecipeError(
+            source, f"must be a path relative to the recipe's folder, got {str(value)!r}", field
+        )
+    resolved = (folder / value).resolve()
+    if not resolved.is_relative_to(folder):
+        raise RecipeError(
+            source,
+            f"{str(value)!r} resolves to {resolved}, outside the recipe's folder {folder}; "
+            "a recipe's templates must lie in its own folder",
+            field,
+        )
+    if not resolved.is_file():
+        raise RecipeError(source, f"no such template file {str(value)!r} in {folder}", field)
+    return resolved
 
 
 def _local_model(model: str | None, folder: Path) -> str | None:
@@ -569,10 +675,17 @@ def recipe_json_schema() -> dict[str, Any]:
     return schema
 
 
-def _recipe_error(source: str, err: ValidationError, prefix: str = "") -> RecipeError:
+def _recipe_error(
+    source: str, err: ValidationError, overrides: dict[str, Any] | None = None
+) -> RecipeError:
     first = err.errors(include_url=False)[0]
-    field = prefix + ".".join(str(part) for part in first["loc"]) if first["loc"] else None
+    field = ".".join(str(part) for part in first["loc"]) if first["loc"] else None
     message = _explain(first)
+    for path, value in (overrides or {}).items():
+        if field is not None and (field == path or field.startswith(path + ".")):
+            shown = "null" if value is _NULL else json.dumps(value, default=str)
+            message += f" (override {path}={shown})"
+            break
     more = err.error_count() - 1
     if more:
         message += f" (and {more} more error{'s' if more > 1 else ''})"

@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from factory.cli._app import err, out, progress
+from factory.cli._overrides import Overrides, load
 
 if TYPE_CHECKING:
     from factory.tabular import TableSummary
@@ -17,6 +18,7 @@ if TYPE_CHECKING:
 
 def profiles(
     recipe: Annotated[str, typer.Argument(help="Recipe file or shipped recipe name.")],
+    overrides: Overrides = None,
     n: Annotated[
         int | None, typer.Option("--n", help="Number of profiles (overrides the recipe).")
     ] = None,
@@ -29,11 +31,10 @@ def profiles(
     ] = None,
 ) -> None:
     """Synthesize profiles and label them with the recipe's policy engine."""
-    from factory.recipe import load_recipe
     from factory.synth import labelled_shard, recipe_shards
     from factory.tabular import table_format, write_table
 
-    loaded = load_recipe(recipe).with_overrides(count=n, seed=seed)
+    loaded = load(recipe, overrides, {"profiles.count": n, "profiles.seed": seed})
     path = output or Path("out") / loaded.name / "profiles.parquet"
     table_format(path)
     shards = recipe_shards(loaded)

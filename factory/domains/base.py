@@ -16,9 +16,11 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
+from types import UnionType
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, NamedTuple, Union, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 if TYPE_CHECKING:
     # Annotations only: the registry and the recipe schema load without numpy or polars, so
@@ -40,13 +42,61 @@ class Fact(NamedTuple):
     percent: bool = False
 
 
-class PolicyBase(BaseModel):
+class StrictNumbers(BaseModel):
+    """A recipe section whose integer and float fields refuse booleans.
+
+    pydantic reads `count: true` as 1 and `rate: false` as 0.0; in a recipe that is a typo, not
+    a number. An int is still accepted where a float is expected.
+    """
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_booleans_for_numbers(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        errors = [
+            InitErrorDetails(type=_BOOL_NUMBER, loc=(name,), input=data[name])
+            for name, field in cls.model_fields.items()
+            if name in data and _bool_where_number(data[name], field.annotation)
+        ]
+        if errors:
+            raise ValidationError.from_exception_data(cls.__name__, errors)
+        return data
+
+
+_BOOL_NUMBER = PydanticCustomError("bool_number", "expected a number, not a boolean")
+
+
+def _bool_where_number(value: Any, annotation: Any) -> bool:
+    """True when `value` holds a boolean where `annotation` expects an int or float."""
+    if isinstance(value, bool):
+        kinds = _leaf_types(annotation)
+        return bool(kinds & {int, float}) and bool not in kinds and Any not in kinds
+    origin, args = get_origin(annotation), get_args(annotation)
+    if origin in (Union, UnionType):
+        return any(_bool_where_number(value, arg) for arg in args if arg is not type(None))
+    if origin in (list, tuple, set, frozenset) and isinstance(value, list | tuple) and args:
+        return any(_bool_where_number(item, args[0]) for item in value)
+    if origin is dict and isinstance(value, dict) and len(args) == 2:
+        return any(_bool_where_number(item, args[1]) for item in value.values())
+    return False
+
+
+def _leaf_types(annotation: Any) -> set[Any]:
+    if get_origin(annotation) in (Union, UnionType):
+        return set().union(*(_leaf_types(arg) for arg in get_args(annotation)))
+    if get_origin(annotation) is Annotated:
+        return _leaf_types(get_args(annotation)[0])
+    return {annotation}
+
+
+class PolicyBase(StrictNumbers):
     """Base of every domain's policy thresholds (the recipe's `policy:` section)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class DistributionBase(BaseModel):
+class DistributionBase(StrictNumbers):
     """Base of every domain's distribution knobs (the recipe's `profiles.distribution:`)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
