@@ -55,6 +55,12 @@ def generate(
         bool,
         typer.Option("--overwrite", help="Delete a previous run in the folder and start over."),
     ] = False,
+    verbose: Annotated[
+        bool,
+        typer.Option(
+            "--verbose", help="Show distilabel's log (every batch of every step) as it runs."
+        ),
+    ] = False,
 ) -> None:
     """Generate a verified chain-of-thought dataset (resumes an interrupted run)."""
     # distilabel and the pipeline load here, not at import: `--help` stays instant.
@@ -71,7 +77,9 @@ def generate(
         def on_progress(done: int, total: int) -> None:
             bar.update(task, completed=done, total=total)
 
-        result = run_generate(loaded, folder, overwrite=overwrite, progress=on_progress)
+        result = run_generate(
+            loaded, folder, overwrite=overwrite, progress=on_progress, verbose=verbose
+        )
     print_summary(result)
 
 

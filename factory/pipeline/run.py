@@ -45,6 +45,9 @@ VERIFY_REPLICAS = 2
 RUN_FILE = "run.json"
 MANIFEST = "manifest.json"
 
+#: The log levels of distilabel and vLLM, which their processes read from the environment.
+LOG_LEVEL_VARIABLES = ("DISTILABEL_LOG_LEVEL", "VLLM_LOGGING_LEVEL")
+
 #: Called with (rows done, rows total) while shards finish.
 ProgressFn = Callable[[int, int], None]
 
@@ -80,8 +83,18 @@ def generate(
     *,
     overwrite: bool = False,
     progress: ProgressFn | None = None,
+    verbose: bool = False,
 ) -> RunResult:
     """Generates (or resumes) the verified dataset of `recipe` into `out_dir`.
+
+    Args:
+        recipe: the loaded recipe.
+        out_dir: the dataset folder, which is also the run's state.
+        overwrite: replace a previous run in `out_dir`.
+        progress: called with (rows done, rows total) as shards finish.
+        verbose: let distilabel (and vLLM) log at INFO: every batch of every step. Otherwise
+            only their warnings and errors are printed. Step processes read the level when
+            the fork server that starts them starts, i.e. at the first run of an interpreter.
 
     Raises:
         DatasetError: `out_dir` holds something else (another run, or files that are not ours);
@@ -89,12 +102,17 @@ def generate(
         UsageError: the recipe's execution is "ray" and Ray is not installed.
     """
     started = time.perf_counter()
+    _set_log_level(verbose)
     if recipe.execution == "ray":
         import_ray()
     identity = run_identity(recipe)
     work = out_dir / WORK
     if overwrite and out_dir.exists():
-        _remove_run(out_dir)
+        _replace_run(out_dir, identity)
+    elif _nothing_to_keep(out_dir, identity):
+        # A run killed before its first shard (its marker perhaps not even written yet): ours,
+        # and nothing in it is worth keeping.
+        shutil.rmtree(work)
     existing = _existing_identity(out_dir)
     if existing is not None and existing != identity:
         changed = sorted(k for k in identity if existing.get(k) != identity[k])
@@ -103,6 +121,8 @@ def generate(
             "pass --overwrite to replace it, or choose another --out"
         )
     if (out_dir / MANIFEST).exists():
+        # A run killed after writing its manifest, while it removed its work folder, is complete.
+        shutil.rmtree(work, ignore_errors=True)
         final = FinalizeResult.from_manifest(out_dir / MANIFEST)
         return RunResult(out_dir, 0, 0, time.perf_counter() - started, final, True)
     if existing is None and out_dir.exists() and any(out_dir.iterdir()):
@@ -111,7 +131,11 @@ def generate(
             "or pass --overwrite to replace its contents"
         )
 
+    # The run's marker is the first thing it writes (atomically), so a folder a killed run
+    # leaves behind is recognised as this run (`_nothing_to_keep` covers the instant before).
     work.mkdir(parents=True, exist_ok=True)
+    if existing is None:
+        _write_json(work / RUN_FILE, identity)
     with _pool_cache(work / "pools"):
         final, generated = _run(recipe, out_dir, work, identity, started, progress)
     shutil.rmtree(work, ignore_errors=True)
@@ -139,7 +163,6 @@ def _run(
         # Its preload runs on the other core while this one draws the value pools below.
         start_fork_server()
     _check_prompts(recipe)
-    _write_json(work / RUN_FILE, identity)
     total = recipe.profiles.count  # type: ignore[attr-defined]
     if pending:
         done_rows = total - sum(s.size for s in pending)
@@ -153,6 +176,17 @@ def _run(
             f"see {work / 'distilabel'} for its log, then run the same command again to resume"
         )
     return finalize(recipe, out_dir, work, identity, started_at=started), len(pending)
+
+
+def _set_log_level(verbose: bool) -> None:
+    """distilabel's step processes log every batch at INFO, which would drown our progress bar
+    and summary: by default they log warnings and errors only. A level the user set in
+    DISTILABEL_LOG_LEVEL (or VLLM_LOGGING_LEVEL) is kept."""
+    for name in LOG_LEVEL_VARIABLES:
+        if verbose:
+            os.environ[name] = "INFO"
+        else:
+            os.environ.setdefault(name, "WARNING")
 
 
 @contextmanager
@@ -305,9 +339,7 @@ def _run_pipeline(
     progress: ProgressFn | None,
     done_rows: int,
 ) -> None:
-    # distilabel logs every batch at INFO (its log file in the work dir keeps the detail) and
-    # turns its leaf outputs into a `datasets` object with progress bars of its own.
-    os.environ.setdefault("DISTILABEL_LOG_LEVEL", "WARNING")
+    # distilabel turns its leaf outputs into a `datasets` object with progress bars of its own.
     import datasets
 
     datasets.disable_progress_bars()
@@ -365,12 +397,45 @@ def _existing_identity(out_dir: Path) -> dict[str, Any] | None:
     return None
 
 
-def _remove_run(out_dir: Path) -> None:
-    if _existing_identity(out_dir) is None and any(out_dir.iterdir()):
+def _nothing_to_keep(out_dir: Path, identity: dict[str, Any]) -> bool:
+    """True for a folder holding nothing but the work folder of a run killed before its first
+    shard finished, whose marker is missing (killed between creating the folder and writing
+    it) or names another run: restarting it loses nothing."""
+    work = out_dir / WORK
+    if not work.is_dir() or [p.name for p in out_dir.iterdir()] != [WORK]:
+        return False
+    if any((work / "shards").glob("*.parquet")):
+        return False
+    return _existing_identity(out_dir) != identity
+
+
+def _replace_run(out_dir: Path, identity: dict[str, Any]) -> None:
+    """Empties a folder holding a fin-factory run for a new run of `identity` (--overwrite).
+
+    The new run's marker is written before anything is deleted and the old manifest goes
+    next, so a removal killed halfway leaves a folder that the same command recognises as the
+    new run, never one it refuses as not ours.
+    """
+    if (
+        _existing_identity(out_dir) is None
+        and any(out_dir.iterdir())
+        and not _nothing_to_keep(out_dir, identity)
+    ):
         raise DatasetError(
             f"{out_dir} holds no fin-factory run; refusing to delete it with --overwrite"
         )
-    shutil.rmtree(out_dir)
+    work = out_dir / WORK
+    work.mkdir(exist_ok=True)
+    _write_json(work / RUN_FILE, identity)
+    (out_dir / MANIFEST).unlink(missing_ok=True)
+    keep = {work, work / RUN_FILE}
+    for entry in [*out_dir.iterdir(), *work.iterdir()]:
+        if entry in keep:
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
