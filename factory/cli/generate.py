@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from factory.cli._app import err, out, progress
+from factory.cli._overrides import Overrides, load
 from factory.recipe import TEACHER_BACKENDS
 
 if TYPE_CHECKING:
@@ -17,6 +18,7 @@ if TYPE_CHECKING:
 
 def generate(
     recipe: Annotated[str, typer.Argument(help="Recipe file or shipped recipe name.")],
+    overrides: Overrides = None,
     n: Annotated[
         int | None, typer.Option("--n", help="Number of profiles (overrides the recipe).")
     ] = None,
@@ -65,11 +67,10 @@ def generate(
     """Generate a verified chain-of-thought dataset (resumes an interrupted run)."""
     # distilabel and the pipeline load here, not at import: `--help` stays instant.
     from factory.pipeline.run import generate as run_generate
-    from factory.recipe import load_recipe
 
-    loaded = load_recipe(recipe).with_overrides(count=n, seed=seed)
-    loaded = loaded.with_teacher(backend=teacher, model=model, base_url=base_url, mode=mode)
-    loaded = loaded.with_fields(execution=engine)
+    options = {"profiles.count": n, "profiles.seed": seed, "execution": engine}
+    options |= {"teacher.backend": teacher, "teacher.model": model, "teacher.base_url": base_url}
+    loaded = load(recipe, overrides, options | {"teacher.mode": mode})
     folder = output or Path("out") / loaded.name
     with progress() as bar:
         task = bar.add_task(f"{loaded.name}", total=loaded.profiles.count)  # type: ignore[attr-defined]

@@ -33,10 +33,10 @@ from factory.domains._pools import POOL_CACHE_ENV
 from factory.errors import DatasetError, FactoryError, UsageError
 from factory.pipeline.finalize import FinalizeResult, finalize
 from factory.pipeline.judge import JudgeShards
-from factory.pipeline.prompts import prompt_builder
+from factory.pipeline.prompts import check_templates
 from factory.pipeline.steps import SynthesizeShards, VerifyShards, WriteReasoning, shard_path
 from factory.recipe import LLMSettings, RecipeBase
-from factory.synth import Shard, labelled_shard, recipe_shards
+from factory.synth import Shard, recipe_shards
 from factory.teachers import build_judge, build_teacher
 
 WORK = "_work"
@@ -162,7 +162,7 @@ def _run(
     if pending and recipe.execution == "local":
         # Its preload runs on the other core while this one draws the value pools below.
         start_fork_server()
-    _check_prompts(recipe)
+    check_templates(recipe)
     total = recipe.profiles.count  # type: ignore[attr-defined]
     if pending:
         done_rows = total - sum(s.size for s in pending)
@@ -201,14 +201,6 @@ def _pool_cache(folder: Path) -> Iterator[None]:
             os.environ.pop(POOL_CACHE_ENV, None)
         else:
             os.environ[POOL_CACHE_ENV] = previous
-
-
-def _check_prompts(recipe: RecipeBase) -> None:
-    """Renders the prompts of one row here, so a broken template is a clear error up front
-    rather than a failure inside a pipeline process."""
-    builder = prompt_builder(recipe)
-    first = labelled_shard(recipe, Shard(0, 0, 1)).to_dicts()[0]
-    builder.user(first)
 
 
 def build_pipeline(
