@@ -25,9 +25,9 @@ import polars as pl
 import pyarrow.parquet as pq
 import xxhash
 
-from factory.cards import render_first_dataset_card
 from factory.dataset import SPLITS
-from factory.pipeline.steps import KEPT, shard_path
+from factory.pipeline.dataset_card import render_first_dataset_card
+from factory.pipeline.shard_files import KEPT, shard_path
 from factory.recipe import RecipeBase
 from factory.synth import recipe_shards
 from factory.verify import VERIFIER_ORDER as VERIFIERS_IN_ORDER

@@ -34,7 +34,8 @@ from factory.errors import DatasetError, FactoryError, UsageError
 from factory.pipeline.finalize import FinalizeResult, finalize
 from factory.pipeline.judge import JudgeShards
 from factory.pipeline.prompts import check_templates
-from factory.pipeline.steps import SynthesizeShards, VerifyShards, WriteReasoning, shard_path
+from factory.pipeline.shard_files import shard_path
+from factory.pipeline.steps import SynthesizeShards, VerifyShards, WriteReasoning
 from factory.recipe import LLMSettings, RecipeBase
 from factory.synth import Shard, recipe_shards
 from factory.teachers import build_judge, build_teacher

@@ -18,7 +18,7 @@ import pytest
 
 from factory.dataset import read_manifest, read_rejects
 from factory.pipeline.run import generate
-from factory.pipeline.steps import shard_path
+from factory.pipeline.shard_files import shard_path
 from factory.recipe import load_recipe
 
 SERVED_NAME = "tiny"
