@@ -201,6 +201,14 @@ class FiltersConfig(_Section):
         "one a conservative estimate is used.",
     )
     judge: JudgeConfig | None = Field(None, description="Optional LLM judge step.")
+    min_kept_fraction: float = Field(
+        0.05,
+        ge=0.0,
+        le=1.0,
+        description="Smallest share of the profiles that must be kept: a run that keeps fewer "
+        "fails (exit 1) with its reject reasons, and its dataset is marked incomplete, so "
+        "publish and train refuse it. 0 accepts any result.",
+    )
 
 
 class SplitConfig(_Section):

@@ -30,7 +30,7 @@ from factory._distilabel import (
     start_fork_server,
 )
 from factory.domains._pools import POOL_CACHE_ENV
-from factory.errors import DatasetError, FactoryError, UsageError
+from factory.errors import DatasetError, FactoryError, IncompleteDatasetError, UsageError
 from factory.pipeline.finalize import FinalizeResult, finalize
 from factory.pipeline.judge import JudgeShards
 from factory.pipeline.prompts import check_templates
@@ -38,7 +38,7 @@ from factory.pipeline.shard_files import shard_path
 from factory.pipeline.steps import SynthesizeShards, VerifyShards, WriteReasoning
 from factory.recipe import LLMSettings, RecipeBase
 from factory.synth import Shard, recipe_shards
-from factory.teachers import build_judge, build_teacher
+from factory.teachers import build_judge, build_teacher, probe_servers
 
 WORK = "_work"
 #: Replicas of the verify step, the busiest one (each replica verifies and writes whole shards).
@@ -101,6 +101,10 @@ def generate(
         DatasetError: `out_dir` holds something else (another run, or files that are not ours);
             `overwrite=True` starts over.
         UsageError: the recipe's execution is "ray" and Ray is not installed.
+        BackendError: an OpenAI-compatible teacher or judge server cannot be used (checked
+            with one short request before the first shard).
+        IncompleteDatasetError: fewer than filters.min_kept_fraction of the profiles were kept;
+            the dataset is written and marked incomplete in its manifest.
     """
     started = time.perf_counter()
     _set_log_level(verbose)
@@ -125,6 +129,7 @@ def generate(
         # A run killed after writing its manifest, while it removed its work folder, is complete.
         shutil.rmtree(work, ignore_errors=True)
         final = FinalizeResult.from_manifest(out_dir / MANIFEST)
+        _check_kept_share(recipe, out_dir, final)
         return RunResult(out_dir, 0, 0, time.perf_counter() - started, final, True)
     if existing is None and out_dir.exists() and any(out_dir.iterdir()):
         raise DatasetError(
@@ -140,6 +145,7 @@ def generate(
     with _pool_cache(work / "pools"):
         final, generated = _run(recipe, out_dir, work, identity, started, progress)
     shutil.rmtree(work, ignore_errors=True)
+    _check_kept_share(recipe, out_dir, final)
     return RunResult(
         out_dir,
         reused_shards=len(recipe_shards(recipe)) - generated,
@@ -160,6 +166,9 @@ def _run(
     """Generates the pending shards and finalizes; returns the result and shards generated."""
     shards = recipe_shards(recipe)
     pending = [s for s in shards if not shard_path(work, s.index).exists()]
+    if pending:
+        # A server that is down, refuses the key or lacks the model would reject every row.
+        probe_servers(recipe)
     if pending and recipe.execution == "local":
         # Its preload runs on the other core while this one draws the value pools below.
         start_fork_server()
@@ -177,6 +186,58 @@ def _run(
             f"see {work / 'distilabel'} for its log, then run the same command again to resume"
         )
     return finalize(recipe, out_dir, work, identity, started_at=started), len(pending)
+
+
+def _check_kept_share(recipe: RecipeBase, out_dir: Path, final: FinalizeResult) -> None:
+    """Marks the dataset incomplete in its manifest, and fails, when it kept fewer examples
+    than filters.min_kept_fraction of its profiles (the rows are still there to inspect).
+
+    Raises:
+        IncompleteDatasetError: the share kept is below the minimum.
+    """
+    minimum = recipe.filters.min_kept_fraction
+    share = final.kept / final.profiles if final.profiles else 0.0
+    if share >= minimum:
+        return
+    reasons = _reject_summary(out_dir, final.rejected)
+    if "incomplete" not in final.manifest:
+        incomplete = {
+            "reason": "kept share below filters.min_kept_fraction",
+            "kept_fraction": round(share, 6),
+            "min_kept_fraction": minimum,
+        }
+        _write_json(out_dir / MANIFEST, {**final.manifest, "incomplete": incomplete}, sort=False)
+    raise IncompleteDatasetError(
+        f"only {final.kept:,} of {final.profiles:,} profiles were kept ({share:.1%}; "
+        f"filters.min_kept_fraction is {minimum:.1%}); rejected: {reasons}. {out_dir} is "
+        "marked incomplete (publish and train refuse it): fix the cause, then run again "
+        "with --overwrite"
+    )
+
+
+def _reject_summary(out_dir: Path, rejected: dict[str, int], shown: int = 3) -> str:
+    """The most common reject reasons with counts, each with its most common detail."""
+    import polars as pl
+
+    details: dict[str, str] = {}
+    rejects = out_dir / "rejects.parquet"
+    if rejects.exists():
+        frame = pl.scan_parquet(rejects)
+        if {"reject_reason", "reject_detail"} <= set(frame.collect_schema().names()):
+            counted = (
+                frame.group_by("reject_reason", "reject_detail")
+                .len()
+                .sort("len", "reject_detail", descending=[True, False])
+                .collect()
+            )
+            for reason, detail, _ in counted.iter_rows():
+                details.setdefault(str(reason), str(detail or ""))
+    parts = []
+    for reason, count in sorted(rejected.items(), key=lambda item: -item[1])[:shown]:
+        detail = details.get(reason, "")
+        parts.append(f"{reason} {count:,}" + (f" (e.g. {detail[:160]})" if detail else ""))
+    more = len(rejected) - shown
+    return ", ".join(parts) + (f" and {more} more reason(s)" if more > 0 else "") or "nothing"
 
 
 def _set_log_level(verbose: bool) -> None:
@@ -431,9 +492,9 @@ def _replace_run(out_dir: Path, identity: dict[str, Any]) -> None:
             entry.unlink()
 
 
-def _write_json(path: Path, data: dict[str, Any]) -> None:
+def _write_json(path: Path, data: dict[str, Any], *, sort: bool = True) -> None:
     partial = path.with_name(path.name + ".partial")
-    partial.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    partial.write_text(json.dumps(data, indent=2, sort_keys=sort) + "\n", encoding="utf-8")
     os.replace(partial, path)
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from factory.dataset import read_manifest, read_split, split_files
+from factory.dataset import incompleteness, read_manifest, read_split, split_files
 from factory.errors import DatasetError
 
 
@@ -27,11 +27,18 @@ def load_sft_splits(dataset_dir: Path, assistant_only: bool) -> tuple[Any, Any, 
     """(train, validation, manifest) as `datasets.Dataset`s in SFTTrainer's format.
 
     Raises:
-        DatasetError: the folder is not a finished dataset, or has no train/validation rows.
+        DatasetError: the folder is not a finished dataset, is marked incomplete, or has no
+            train/validation rows.
     """
     from datasets import Dataset
 
     manifest = read_manifest(dataset_dir)
+    why = incompleteness(manifest)
+    if why is not None:
+        raise DatasetError(
+            f"{dataset_dir} is marked incomplete ({why}): fin-factory does not train on it; "
+            "fix the cause and regenerate it with `fin-factory generate --overwrite`"
+        )
     present = split_files(dataset_dir)
     out = []
     for split in ("train", "validation"):
