@@ -34,7 +34,7 @@ from typing import Any
 
 from pydantic.warnings import UnsupportedFieldAttributeWarning
 
-from factory.errors import UsageError
+from factory.errors import FactoryError, UsageError
 
 # distilabel 1.5.3 declares Field(default=None) inside Annotated unions, which current pydantic
 # warns about at import; the warning is about distilabel's models, not ours, and says nothing a
@@ -52,10 +52,93 @@ multiprocessing.set_forkserver_preload(
     ["factory._forkserver_guard", "factory.pipeline.steps", "distilabel.pipeline.local"]
 )
 
+import distilabel  # noqa: E402
 import distilabel.pipeline.base as _base  # noqa: E402
 import distilabel.pipeline.local as _local  # noqa: E402
 from distilabel.pipeline import Pipeline, RayPipeline  # noqa: E402
 from distilabel.pipeline.batch import _Batch  # noqa: E402
+
+#: Every private distilabel name this module rebinds, overrides or relies on, and its shape:
+#: the parameters a function must take, "class", "sleep" (a module-like object with sleep()), or
+#: the fields a dataclass must have. Assigning an attribute never fails, so after an upgrade
+#: a patch of a renamed name would silently do nothing; this table is checked at import instead.
+INTERNALS: tuple[tuple[str, str, Any], ...] = (
+    ("distilabel.pipeline.batch", "_Batch._update_data_hash", ("self",)),
+    ("distilabel.pipeline.batch", "_Batch", ("step_name", "seq_no", "data", "data_hash")),
+    ("distilabel.pipeline.batch_manager", "_BatchManager.register_batch",
+     ("self", "batch", "steps_data_path")),
+    ("distilabel.pipeline.base", "BasePipeline._register_batch", ("self", "batch")),
+    ("distilabel.pipeline.base", "BasePipeline._cache", ("self",)),
+    ("distilabel.pipeline.base", "time", "sleep"),
+    ("distilabel.pipeline.local", "_NoDaemonProcess", "class"),
+    ("distilabel.pipeline.local", "_NoDaemonContext", "class"),
+)  # fmt: skip
+
+
+def internals_problem() -> str | None:
+    """The first of `INTERNALS` that is missing or has another shape, as one line naming
+    distilabel's version and the name; None when every one is as expected."""
+    import importlib
+
+    for module_name, dotted, shape in INTERNALS:
+        value: Any = importlib.import_module(module_name)
+        try:
+            for part in dotted.split("."):
+                value = getattr(value, part)
+        except AttributeError:
+            return _problem(f"{module_name}.{dotted} is missing")
+        mismatch = _shape_mismatch(value, shape)
+        if mismatch:
+            return _problem(f"{module_name}.{dotted} {mismatch}")
+    return None
+
+
+def _shape_mismatch(value: Any, shape: Any) -> str | None:
+    """How `value` differs from `shape` (see INTERNALS), or None."""
+    import dataclasses
+    import inspect
+
+    if shape == "class":
+        return None if isinstance(value, type) else "is no longer a class"
+    if shape == "sleep":
+        return None if callable(getattr(value, "sleep", None)) else "has no sleep()"
+    if isinstance(value, type):  # a dataclass and the fields we read or set
+        fields = (
+            {f.name for f in dataclasses.fields(value)}
+            if dataclasses.is_dataclass(value)
+            else set()
+        )
+        missing = [name for name in shape if name not in fields]
+        return f"has no field {missing[0]!r}" if missing else None
+    if not callable(value):
+        return "is not callable"
+    parameters = list(inspect.signature(value).parameters.values())
+    names = tuple(p.name for p in parameters)
+    # The expected parameters first, and nothing after them that a caller must pass.
+    extra_required = [
+        p for p in parameters[len(shape) :]
+        if p.default is p.empty and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+    ]  # fmt: skip
+    if names[: len(shape)] != shape or extra_required:
+        return f"takes ({', '.join(names)}), expected ({', '.join(shape)})"
+    return None
+
+
+def _problem(what: str) -> str:
+    return (
+        f"distilabel {distilabel.__version__} does not match fin-factory's patches for "
+        f"distilabel 1.5.3: {what}; install distilabel==1.5.3"
+    )
+
+
+def check_internals() -> None:
+    """Raises FactoryError (one line) when distilabel's private names are not as patched."""
+    problem = internals_problem()
+    if problem:
+        raise FactoryError(problem)
+
+
+check_internals()
 
 
 class _NoDaemonForkServerContext(ForkServerContext):

@@ -16,16 +16,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from huggingface_hub import DatasetCard, DatasetCardData, EvalResult, ModelCard, ModelCardData
+from huggingface_hub import DatasetCard, EvalResult, ModelCard, ModelCardData
 
-from factory.dataset import PREFERENCE_DIR
 from factory.domains import Domain
+from factory.pipeline.dataset_card import (
+    CARDS_DIR,
+    card_tags,
+    dataset_card_data,
+    split_rows,
+)
 from factory.recipe import RecipeBase
 
 if TYPE_CHECKING:
     from factory.publish.release import DatasetRelease, ModelRelease
 
-CARDS_DIR = Path(__file__).resolve().parent.parent / "cards"
 
 #: Sections (level-2 headings) a published dataset card must have.
 DATASET_SECTIONS = (
@@ -65,20 +69,6 @@ REASONS_PNG = "images/reasons.png"
 LOSS_PNG = "images/loss.png"
 
 
-def size_category(n: int) -> str:
-    """The Hub's size_categories bucket for n examples."""
-    for limit, name in (
-        (1_000, "n<1K"),
-        (10_000, "1K<n<10K"),
-        (100_000, "10K<n<100K"),
-        (1_000_000, "100K<n<1M"),
-        (10_000_000, "1M<n<10M"),
-    ):
-        if n < limit:
-            return name
-    return "10M<n<100M"
-
-
 def missing_sections(text: str, required: tuple[str, ...]) -> list[str]:
     """The required level-2 sections a card lacks (or has empty)."""
     found: dict[str, str] = {}
@@ -86,74 +76,6 @@ def missing_sections(text: str, required: tuple[str, ...]) -> list[str]:
         heading, _, body = block.partition("\n")
         found[heading.strip()] = body.strip()
     return [name for name in required if not found.get(name)]
-
-
-def _tags(recipe: RecipeBase) -> list[str]:
-    return [
-        "synthetic",
-        "finance",
-        recipe.domain_impl.name.replace("_", "-"),
-        "chain-of-thought",
-        "fin-factory",
-    ]
-
-
-def _configs(manifest: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """One config per format: `default` (the SFT conversations) and, when the dataset has
-    them, `preference` (prompt, chosen, rejected)."""
-    formats = {"default": ("data", manifest["splits"])}
-    preference = manifest.get("preference")
-    if preference:
-        formats["preference"] = (PREFERENCE_DIR, preference["splits"])
-    return [
-        {
-            "config_name": name,
-            "data_files": [
-                {"split": s, "path": f"{folder}/{s}-*.parquet"} for s, n in splits.items() if n
-            ],
-        }
-        for name, (folder, splits) in formats.items()
-    ]
-
-
-def dataset_card_data(
-    recipe: RecipeBase, manifest: Mapping[str, Any], license_id: str | None
-) -> DatasetCardData:
-    """The dataset card's metadata: license, size, task, tags and one config per split."""
-    return DatasetCardData(
-        language="en",
-        license=license_id,
-        pretty_name=recipe.name,
-        size_categories=size_category(manifest["counts"]["kept"]),
-        task_categories=["text-generation"],
-        tags=_tags(recipe),
-        configs=_configs(manifest),
-    )
-
-
-def render_first_dataset_card(recipe: RecipeBase, manifest: dict[str, Any]) -> str:
-    """The short card written next to a freshly generated dataset (`fin-factory card dataset`
-    renders the full one)."""
-    domain = recipe.domain_impl
-    license_id = recipe.publish.dataset_license if recipe.publish else None
-    card = DatasetCard.from_template(
-        dataset_card_data(recipe, manifest, license_id),
-        template_path=str(CARDS_DIR / "dataset_first.md.j2"),
-        recipe=recipe,
-        domain=domain,
-        manifest=manifest,
-        split_header=["split", "examples", *domain.labels],
-        split_rows=_split_rows(manifest, domain.labels),
-        has_answer=domain.tasks[recipe.task].has_answer,
-    )
-    return str(card)
-
-
-def _split_rows(manifest: Mapping[str, Any], labels: tuple[str, ...]) -> list[list[str]]:
-    return [
-        [split, f"{count:,}", *(f"{manifest['labels'][split].get(label, 0):,}" for label in labels)]
-        for split, count in manifest["splits"].items()
-    ]
 
 
 # Dataset card ---------------------------------------------------------------------------------
@@ -218,7 +140,7 @@ def render_dataset_card(
         policy_rules=policy_rules(release),
         policy_table=policy_table(recipe),
         split_header=["split", "examples", *domain.labels],
-        split_rows=_split_rows(manifest, domain.labels),
+        split_rows=split_rows(manifest, domain.labels),
         reason_rows=_reason_rows(manifest, domain.reason_texts),
         schema=[(name, str(dtype)) for name, dtype in _schema(release).items()],
         example=_example(release.example),
@@ -463,7 +385,7 @@ def render_model_card(
         license=model_license(release, license_id),
         library_name="transformers",
         pipeline_tag="text-generation",
-        tags=[*_tags(recipe), "lora", "trl", "sft"],
+        tags=[*card_tags(recipe), "lora", "trl", "sft"],
         eval_results=eval_results or None,
     )
     threshold = publish.min_adverse_impact_ratio if publish else 0.8

@@ -36,6 +36,21 @@ def read_manifest(out_dir: str | Path) -> dict[str, Any]:
     return data
 
 
+def incompleteness(manifest: dict[str, Any]) -> str | None:
+    """Why `generate` marked a dataset incomplete, in a few words; None for a complete one.
+
+    A run that kept fewer than filters.min_kept_fraction of its profiles writes its dataset
+    (to inspect) with an `incomplete` entry in manifest.json; publish and train refuse it.
+    """
+    mark = manifest.get("incomplete")
+    if not mark:
+        return None
+    return (
+        f"it kept {mark['kept_fraction']:.1%} of its profiles, below its recipe's "
+        f"filters.min_kept_fraction of {mark['min_kept_fraction']:.1%}"
+    )
+
+
 def split_files(out_dir: str | Path) -> dict[str, list[Path]]:
     """Parquet files per split (splits without files are left out)."""
     data = Path(out_dir) / "data"

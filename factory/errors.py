@@ -46,3 +46,13 @@ class DatasetError(FactoryError):
     """A generated dataset folder is missing, incomplete or from an incompatible run."""
 
     exit_code = 2
+
+
+class BackendError(FactoryError):
+    """An LLM server the recipe names cannot be used: unreachable, refusing the key, or
+    without the model. Checked before the first shard, so a run never fills up with rejects."""
+
+
+class IncompleteDatasetError(FactoryError):
+    """A run kept fewer examples than the recipe's filters.min_kept_fraction; the dataset is
+    written for inspection but marked incomplete, and publish and train refuse it."""

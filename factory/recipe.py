@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal, Union, get_args
 
 import yaml
-from faker.config import AVAILABLE_LOCALES
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -34,12 +34,12 @@ from pydantic import (
 from pydantic.json_schema import SkipJsonSchema
 
 from factory.domains import Domain, domain_names, get_domain
-from factory.domains.base import FROM_RECIPE_FILE, DistributionBase, PolicyBase
+from factory.domains.base import FROM_RECIPE_FILE, DistributionBase, PolicyBase, StrictNumbers
 from factory.domains.rules.columns import SAMPLERS, CategoricalColumn, ColumnSpec, check_columns
 from factory.domains.rules.expr import RuleError, suggest
 from factory.domains.rules.extend import has_extensions, spaced
 from factory.domains.rules.spec import InputSpec
-from factory.errors import RecipeError
+from factory.errors import RecipeError, UsageError
 from factory.verify import DATASET_VERIFIERS, VERIFIER_ORDER
 
 RECIPES_DIR = Path(__file__).resolve().parent.parent / "recipes"
@@ -53,7 +53,7 @@ OPTIONAL_VERIFIERS = ("grounding",)
 DEFAULT_VERIFIERS = tuple(v for v in VERIFIERS if v not in OPTIONAL_VERIFIERS)
 
 
-class _Section(BaseModel):
+class _Section(StrictNumbers):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
@@ -107,6 +107,8 @@ class ProfilesBase(_Section):
     @field_validator("locale")
     @classmethod
     def _known_locale(cls, value: str) -> str:
+        from faker.config import AVAILABLE_LOCALES  # here, not at import: the CLI starts faster
+
         if value not in AVAILABLE_LOCALES:
             raise ValueError(f"unknown Faker locale {value!r} (e.g. en_US, en_GB, de_DE, fr_FR)")
         return value
@@ -199,6 +201,10 @@ class TeacherConfig(LLMSettings):
     )
 
 
+#: The teacher backends a recipe may name (the CLI's help lists them).
+TEACHER_BACKENDS: tuple[str, ...] = get_args(TeacherConfig.model_fields["backend"].annotation)
+
+
 class PromptOverrides(_Section):
     """Jinja templates that replace the built-in prompts (paths relative to the recipe)."""
 
@@ -266,6 +272,14 @@ class FiltersConfig(_Section):
         "one a conservative estimate is used.",
     )
     judge: JudgeConfig | None = Field(None, description="Optional LLM judge step.")
+    min_kept_fraction: float = Field(
+        0.05,
+        ge=0.0,
+        le=1.0,
+        description="Smallest share of the profiles that must be kept: a run that keeps fewer "
+        "fails (exit 1) with its reject reasons, and its dataset is marked incomplete, so "
+        "publish and train refuse it. 0 accepts any result.",
+    )
 
 
 class SplitConfig(_Section):
@@ -613,27 +627,95 @@ class RecipeBase(_Section):
 
     def with_overrides(self, **profiles: Any) -> RecipeBase:
         """A copy with `profiles` fields replaced (CLI --n / --seed); None values are ignored."""
-        return self._with_section("profiles", profiles)
+        return self.overridden({f"profiles.{k}": v for k, v in profiles.items()})
 
     def with_teacher(self, **teacher: Any) -> RecipeBase:
         """A copy with `teacher` fields replaced (CLI --teacher); None values are ignored."""
-        return self._with_section("teacher", teacher)
+        return self.overridden({f"teacher.{k}": v for k, v in teacher.items()})
 
     def with_fields(self, **fields: Any) -> RecipeBase:
         """A copy with top-level fields replaced (CLI --engine); None values are ignored."""
-        return self._with_section(None, fields)
+        return self.overridden(fields)
 
-    def _with_section(self, section: str | None, changes: dict[str, Any]) -> RecipeBase:
+    def overridden(self, changes: dict[str, Any]) -> RecipeBase:
+        """A copy with fields replaced, each named by its dotted path (e.g. "train.epochs");
+        None values are ignored. Validated by the same schema; errors name the path."""
         changes = {k: v for k, v in changes.items() if v is not None}
         if not changes:
             return self
         data = self.model_dump(mode="json")
-        (data if section is None else data[section]).update(changes)
+        source = str(self.source or self.name)
+        apply_overrides(data, changes, source)
         try:
             out = type(self).model_validate(data)
         except ValidationError as err:
-            raise _recipe_error(str(self.source or self.name), err, prefix="override ") from None
+            raise _recipe_error(source, err, overrides=changes) from None
         return out.model_copy(update={"source": self.source})
+
+
+def parse_overrides(arguments: list[str]) -> dict[str, Any]:
+    """Command-line overrides `a.b=value` as {"a.b": value}, each value read as YAML.
+
+    Raises:
+        UsageError: an argument is not PATH=VALUE, or its value is not YAML.
+    """
+    changes: dict[str, Any] = {}
+    for argument in arguments:
+        path, sep, text = argument.partition("=")
+        if not sep or not _OVERRIDE_PATH.fullmatch(path):
+            raise UsageError(
+                f"override {argument!r}: expected FIELD.PATH=VALUE, e.g. train.max_seq_length=4096"
+            )
+        try:
+            changes[path] = yaml.safe_load(text) if text.strip() else None
+        except yaml.YAMLError:
+            raise UsageError(f"override {argument!r}: the value is not YAML") from None
+        if changes[path] is None:
+            changes[path] = _NULL
+    return changes
+
+
+def is_override(argument: str) -> bool:
+    """True when a command-line argument reads as an override (FIELD.PATH=VALUE)."""
+    path, sep, _ = argument.partition("=")
+    return bool(sep) and bool(_OVERRIDE_PATH.fullmatch(path))
+
+
+#: A field path: identifiers joined by dots.
+_OVERRIDE_PATH = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
+
+
+class _Null:
+    """An override that sets a field to null (`train.early_stopping_patience=null`); None
+    itself means "not given" to the CLI's options."""
+
+    def __repr__(self) -> str:
+        return "null"
+
+
+_NULL: Any = _Null()
+
+
+def apply_overrides(data: dict[str, Any], changes: dict[str, Any], source: str) -> None:
+    """Sets each dotted path of `changes` in recipe data `data` (as loaded from YAML).
+
+    Raises:
+        RecipeError: a path runs through a value that is not a mapping.
+    """
+    for path, value in changes.items():
+        parts = path.split(".")
+        node = data
+        for i, part in enumerate(parts[:-1]):
+            child = node.get(part)
+            if child is None:
+                child = node[part] = {}
+            if not isinstance(child, dict):
+                where = ".".join(parts[: i + 1])
+                raise RecipeError(
+                    source, f"override {path}: {where} is {_kind(child)}, not a section", path
+                )
+            node = child
+        node[parts[-1]] = None if value is _NULL else value
 
 
 @cache
@@ -698,9 +780,15 @@ def recipe_model(domain_name: str) -> type[RecipeBase]:
     return model
 
 
-def parse_recipe(data: Any, source: str = "<recipe>", from_file: bool = False) -> RecipeBase:
+def parse_recipe(
+    data: Any,
+    source: str = "<recipe>",
+    overrides: dict[str, Any] | None = None,
+    from_file: bool = False,
+) -> RecipeBase:
     """Validates already-loaded YAML data against the schema of the domain it names.
 
+    `overrides`: the command-line changes already applied to it, named in errors.
     `from_file`: the data is a recipe file's (untrusted): fields only a run sets are refused.
     """
     if data is None:
@@ -720,12 +808,18 @@ def parse_recipe(data: Any, source: str = "<recipe>", from_file: bool = False) -
         context = {FROM_RECIPE_FILE: True} if from_file else None
         recipe = recipe_model(domain).model_validate(data, context=context)
     except ValidationError as err:
-        raise _recipe_error(source, err) from None
+        raise _recipe_error(source, err, overrides=overrides) from None
     return recipe
 
 
-def load_recipe(path: str | Path) -> RecipeBase:
+def load_recipe(path: str | Path, overrides: dict[str, Any] | None = None) -> RecipeBase:
     """Loads and validates a recipe file, or a shipped recipe by name (e.g. "lending-cot").
+
+    Args:
+        path: the recipe file, or a shipped recipe's name.
+        overrides: dotted field paths and values set on top of the file (see
+            `parse_overrides`), validated with it; paths in them are relative to the recipe's
+            folder, as in the file. None values are ignored.
 
     Raises:
         RecipeError: the file is missing, empty, not YAML, or does not match the schema.
@@ -745,19 +839,25 @@ def load_recipe(path: str | Path) -> RecipeBase:
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
         problem = getattr(err, "problem", None) or str(err).splitlines()[0]
         raise RecipeError(source, f"YAML syntax error at {where}{problem}") from None
-    recipe = parse_recipe(data, source, from_file=True)
-    return _resolve_paths(recipe, path.resolve().parent).model_copy(update={"source": path})
+    changes = {k: v for k, v in (overrides or {}).items() if v is not None}
+    if changes:
+        if not isinstance(data, dict):
+            raise RecipeError(source, f"expected a mapping at the top level, got {_kind(data)}")
+        apply_overrides(data, changes, source)
+    recipe = parse_recipe(data, source, changes, from_file=True)
+    return _resolve_paths(recipe, path.resolve().parent, source).model_copy(update={"source": path})
 
 
-def _resolve_paths(recipe: RecipeBase, folder: Path) -> RecipeBase:
-    """Makes the file paths a recipe names relative to the recipe's own folder absolute."""
+def _resolve_paths(recipe: RecipeBase, folder: Path, source: str) -> RecipeBase:
+    """Makes the file paths a recipe names relative to the recipe's own folder absolute; its
+    prompt templates must lie inside that folder."""
 
     def absolute(value: Path | None) -> Path | None:
         return value if value is None or value.is_absolute() else folder / value
 
     prompts = recipe.prompts.model_copy(
         update={
-            name: absolute(getattr(recipe.prompts, name))
+            name: _inside(getattr(recipe.prompts, name), folder, source, f"prompts.{name}")
             for name in type(recipe.prompts).model_fields
             if name != "policy"
         }
@@ -790,6 +890,28 @@ def domain_settings(recipe: RecipeBase) -> BaseModel | None:
     """The recipe's domain-specific section (Domain.settings_section), None when it has none."""
     section = recipe.domain_impl.settings_section
     return None if section is None else getattr(recipe, section[0])
+
+
+def _inside(value: Path | None, folder: Path, source: str, field: str) -> Path | None:
+    """`value`, a path relative to the recipe's folder, resolved (symlinks too) and checked to
+    stay inside it: a recipe others run must not read their files into its prompts."""
+    if value is None:
+        return None
+    if value.is_absolute():
+        raise RecipeError(
+            source, f"must be a path relative to the recipe's folder, got {str(value)!r}", field
+        )
+    resolved = (folder / value).resolve()
+    if not resolved.is_relative_to(folder):
+        raise RecipeError(
+            source,
+            f"{str(value)!r} resolves to {resolved}, outside the recipe's folder {folder}; "
+            "a recipe's templates must lie in its own folder",
+            field,
+        )
+    if not resolved.is_file():
+        raise RecipeError(source, f"no such template file {str(value)!r} in {folder}", field)
+    return resolved
 
 
 def _local_model(model: str | None, folder: Path) -> str | None:
@@ -845,7 +967,12 @@ def _column_inputs(table: Any, columns: Mapping[str, Any]) -> dict[str, InputSpe
     }
 
 
-def _recipe_error(source: str, err: ValidationError, prefix: str = "") -> RecipeError:
+def _recipe_error(
+    source: str,
+    err: ValidationError,
+    overrides: dict[str, Any] | None = None,
+    prefix: str = "",
+) -> RecipeError:
     first = err.errors(include_url=False)[0]
     cause = (first.get("ctx") or {}).get("error")
     if isinstance(cause, RuleError):
@@ -856,6 +983,11 @@ def _recipe_error(source: str, err: ValidationError, prefix: str = "") -> Recipe
         del loc[3]  # the sampler tag pydantic puts in the path of a discriminated union
     field = prefix + ".".join(str(part) for part in loc) if loc else None
     message = _explain(first)
+    for path, value in (overrides or {}).items():
+        if field is not None and (field == path or field.startswith(path + ".")):
+            shown = "null" if value is _NULL else json.dumps(value, default=str)
+            message += f" (override {path}={shown})"
+            break
     more = err.error_count() - 1
     if more:
         message += f" (and {more} more error{'s' if more > 1 else ''})"

@@ -39,6 +39,11 @@ os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
 os.environ["HF_UPDATE_DOWNLOAD_COUNTS"] = "0"  # datasets would HEAD an S3 URL per load when online
 os.environ["HF_HOME"] = tempfile.mkdtemp(prefix="fin-factory-hf-home-")
 atexit.register(shutil.rmtree, os.environ["HF_HOME"], ignore_errors=True)
+# The Faker value pools' cache (factory.domains._pools) lives in a session folder, never in the
+# developer's ~/.cache: tests see a cold cache first, as a new user does.
+os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="fin-factory-cache-")
+atexit.register(shutil.rmtree, os.environ["XDG_CACHE_HOME"], ignore_errors=True)
+os.environ.pop("FIN_FACTORY_POOL_CACHE", None)
 # No token or cache of the developer's own reaches a test.
 for _name in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_TOKEN_PATH", "HF_HUB_CACHE"):
     os.environ.pop(_name, None)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
+import yaml
 
 from factory.domains import domain_names, get_domain
 from factory.errors import RecipeError
@@ -17,6 +19,8 @@ from factory.recipe import (
     shipped_recipes,
 )
 from tests.conftest import MINIMAL
+
+MINIMAL_NO_PROFILES = MINIMAL[: MINIMAL.index("profiles:")]
 
 
 @pytest.mark.parametrize("path", shipped_recipes(), ids=lambda p: p.name)
@@ -121,6 +125,7 @@ def test_content_hash_tracks_content(write_recipe):
 
 
 def test_prompt_paths_resolve_against_the_recipe_folder(write_recipe, tmp_path):
+    (tmp_path / "my_user.jinja2").write_text("{{ row.credit_score }}")
     recipe = load_recipe(write_recipe(MINIMAL + "prompts:\n  user: my_user.jinja2\n"))
     assert recipe.prompts.user == tmp_path / "my_user.jinja2"
 
@@ -153,3 +158,80 @@ def test_json_schema_covers_every_domain():
 def test_parse_recipe_rejects_a_non_string_domain():
     with pytest.raises(RecipeError, match="unknown domain 5"):
         parse_recipe({"name": "x", "description": "d", "domain": 5})
+
+
+@pytest.mark.parametrize(
+    ("section", "expected_path"),
+    [
+        ("profiles:\n  count: true\n", "profiles.count"),
+        ("profiles:\n  boundary_fraction: false\n", "profiles.boundary_fraction"),
+        ("policy:\n  max_dti: true\n", "policy.max_dti"),
+        ("profiles:\n  distribution:\n    income_median: true\n", "profiles.distribution"),
+        ("teacher:\n  seed: true\n", "teacher.seed"),
+        ("filters:\n  number_tolerance: true\n", "filters.number_tolerance"),
+        ("train:\n  base_model: m\n  epochs: true\n", "train.epochs"),
+    ],
+)
+def test_booleans_are_not_numbers(section, expected_path):
+    from factory.recipe import parse_recipe
+
+    data = yaml.safe_load(MINIMAL_NO_PROFILES + section)
+    with pytest.raises(RecipeError, match=rf"{re.escape(expected_path)}[.\w]*: expected a number"):
+        parse_recipe(data)
+
+
+def test_an_int_is_still_a_float_and_booleans_stay_booleans():
+    from factory.recipe import parse_recipe
+
+    data = yaml.safe_load(
+        MINIMAL_NO_PROFILES + "profiles:\n  boundary_fraction: 1\n"
+        "train:\n  base_model: m\n  epochs: 2\n  load_in_4bit: true\n"
+    )
+    recipe = parse_recipe(data)
+    assert recipe.profiles.boundary_fraction == 1.0
+    assert recipe.train.epochs == 2.0 and recipe.train.load_in_4bit is True
+
+
+def test_dotted_overrides_are_yaml_values_validated_by_the_schema(write_recipe):
+    from factory.recipe import parse_overrides
+
+    path = write_recipe(MINIMAL + "train:\n  base_model: m\n  load_in_4bit: true\n")
+    changes = parse_overrides(
+        ["train.load_in_4bit=false", "train.max_seq_length=4096", "filters.verifiers=[format, pii]",
+         "train.early_stopping_patience=3", "evaluate.limit=5", "description=two words"]
+    )  # fmt: skip
+    recipe = load_recipe(path, changes)
+    assert recipe.train.load_in_4bit is False and recipe.train.max_seq_length == 4096
+    assert recipe.filters.verifiers == ["format", "pii"]
+    assert recipe.evaluate.limit == 5  # a section the file does not have
+    assert recipe.description == "two words"
+    assert load_recipe(path, parse_overrides(["train.early_stopping_patience=null"])).train
+    # The overridden recipe is a different recipe.
+    assert recipe.content_hash() != load_recipe(path).content_hash()
+
+
+@pytest.mark.parametrize(
+    ("argument", "expected"),
+    [
+        ("train.max_seq_length=abc", r"train\.max_seq_length: .*valid integer"),
+        ("train.max_seq_length=true", r"train\.max_seq_length: expected a number"),
+        ("train.nope=1", r"train\.nope: unknown field"),
+        ("name.first=1", r"name\.first: override name\.first: name is a string"),
+        ("profiles.count=0", r"profiles\.count: .*greater than 0.*override profiles\.count=0"),
+    ],
+)
+def test_a_bad_override_names_its_path(write_recipe, argument, expected):
+    from factory.recipe import parse_overrides
+
+    path = write_recipe(MINIMAL + "train:\n  base_model: m\n")
+    with pytest.raises(RecipeError, match=expected):
+        load_recipe(path, parse_overrides([argument]))
+
+
+@pytest.mark.parametrize("argument", ["train", "=1", "train..x=1", "1train=2", "a.b=[unclosed"])
+def test_an_override_that_is_not_path_equals_yaml_is_a_usage_error(argument):
+    from factory.errors import UsageError
+    from factory.recipe import parse_overrides
+
+    with pytest.raises(UsageError, match="override"):
+        parse_overrides([argument])

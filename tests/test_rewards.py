@@ -82,7 +82,7 @@ def test_each_error_scores_lower_on_the_reward_of_its_verifier_and_in_total():
 
 
 def test_the_numbers_reward_is_the_share_of_cited_numbers_the_facts_vouch_for():
-    recipe, rows, answers = _cases("lending", 2)
+    recipe, rows, _answers = _cases("lending", 2)
     rewards = verifier_rewards(recipe)
     numbers = rewards.functions[rewards.names.index("numbers")]
     body = "<reasoning>\nThe credit score is {score}. It is 12345678.\n</reasoning>\n"

@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from factory.cli._app import err, out, progress
-from factory.pipeline.run import RunResult
-from factory.pipeline.run import generate as run_generate
-from factory.recipe import load_recipe
-from factory.teachers import TEACHERS
+from factory.cli._overrides import Overrides, load
+from factory.recipe import TEACHER_BACKENDS
+
+if TYPE_CHECKING:
+    from factory.pipeline.run import RunResult
 
 
 def generate(
     recipe: Annotated[str, typer.Argument(help="Recipe file or shipped recipe name.")],
+    overrides: Overrides = None,
     n: Annotated[
         int | None, typer.Option("--n", help="Number of profiles (overrides the recipe).")
     ] = None,
@@ -43,7 +45,8 @@ def generate(
     teacher: Annotated[
         str | None,
         typer.Option(
-            "--teacher", help=f"Teacher backend ({', '.join(TEACHERS)}); overrides the recipe."
+            "--teacher",
+            help=f"Teacher backend ({', '.join(TEACHER_BACKENDS)}); overrides the recipe.",
         ),
     ] = None,
     model: Annotated[
@@ -70,13 +73,21 @@ def generate(
         bool,
         typer.Option("--overwrite", help="Delete a previous run in the folder and start over."),
     ] = False,
+    verbose: Annotated[
+        bool,
+        typer.Option(
+            "--verbose", help="Show distilabel's log (every batch of every step) as it runs."
+        ),
+    ] = False,
 ) -> None:
     """Generate a verified chain-of-thought dataset (resumes an interrupted run)."""
-    loaded = load_recipe(recipe).with_overrides(
-        count=n, seed=seed, target_kept=kept, max_count=max_profiles
-    )
-    loaded = loaded.with_teacher(backend=teacher, model=model, base_url=base_url, mode=mode)
-    loaded = loaded.with_fields(execution=engine)
+    # distilabel and the pipeline load here, not at import: `--help` stays instant.
+    from factory.pipeline.run import generate as run_generate
+
+    options = {"profiles.count": n, "profiles.seed": seed, "execution": engine}
+    options |= {"profiles.target_kept": kept, "profiles.max_count": max_profiles}
+    options |= {"teacher.backend": teacher, "teacher.model": model, "teacher.base_url": base_url}
+    loaded = load(recipe, overrides, options | {"teacher.mode": mode})
     folder = output or Path("out") / loaded.name
     with progress() as bar:
         task = bar.add_task(f"{loaded.name}", total=loaded.profiles.count)
@@ -84,7 +95,9 @@ def generate(
         def on_progress(done: int, total: int) -> None:
             bar.update(task, completed=done, total=total)
 
-        result = run_generate(loaded, folder, overwrite=overwrite, progress=on_progress)
+        result = run_generate(
+            loaded, folder, overwrite=overwrite, progress=on_progress, verbose=verbose
+        )
     print_summary(result)
 
 

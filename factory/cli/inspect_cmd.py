@@ -11,8 +11,6 @@ from rich.table import Table
 from rich.text import Text
 
 from factory.cli._app import err, out
-from factory.dataset import read_manifest
-from factory.inspect import available_splits, sample_examples, save_histograms
 
 
 def inspect(
@@ -23,6 +21,9 @@ def inspect(
     ] = None,
 ) -> None:
     """Counts per split and label, reject reasons, examples, and distribution plots."""
+    from factory.dataset import read_manifest
+    from factory.inspect import available_splits, sample_examples, save_histograms
+
     manifest = read_manifest(dataset)
     labels = list(manifest["labels"]["all"])
     table = Table(

@@ -4,19 +4,25 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from factory.cli._app import err, out, progress
-from factory.recipe import load_recipe
-from factory.synth import labelled_shard, recipe_shards
-from factory.tabular import TableSummary, table_format, write_table
+from factory.cli._overrides import Overrides, load
+
+if TYPE_CHECKING:
+    from factory.tabular import TableSummary
+
+
+#: Rows synthesized and labelled per call: the engine's per-call cost paid once per group.
+_GROUP_ROWS = 50_000
 
 
 def profiles(
     recipe: Annotated[str, typer.Argument(help="Recipe file or shipped recipe name.")],
+    overrides: Overrides = None,
     n: Annotated[
         int | None, typer.Option("--n", help="Number of profiles (overrides the recipe).")
     ] = None,
@@ -29,7 +35,10 @@ def profiles(
     ] = None,
 ) -> None:
     """Synthesize profiles and label them with the recipe's policy engine."""
-    loaded = load_recipe(recipe).with_overrides(count=n, seed=seed)
+    from factory.synth import labelled_shards, recipe_shards, shard_groups
+    from factory.tabular import table_format, write_table
+
+    loaded = load(recipe, overrides, {"profiles.count": n, "profiles.seed": seed})
     path = output or Path("out") / loaded.name / "profiles.parquet"
     table_format(path)
     shards = recipe_shards(loaded)
@@ -39,10 +48,13 @@ def profiles(
         task = bar.add_task(f"{loaded.name} profiles", total=total)
 
         def frames():
-            for shard in shards:
-                frame = labelled_shard(loaded, shard)
+            for group in shard_groups(shards, _GROUP_ROWS):
+                frame = labelled_shards(loaded, group)
                 bar.advance(task, frame.height)
-                yield frame
+                start = 0
+                for shard in group:  # one Parquet row group per shard, as ever
+                    yield frame.slice(start, shard.size)
+                    start += shard.size
 
         summary = write_table(frames(), path)
     elapsed = time.perf_counter() - started

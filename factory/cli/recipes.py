@@ -11,6 +11,7 @@ import yaml
 from rich.table import Table
 
 from factory.cli._app import err, new_app, out
+from factory.cli._overrides import Overrides, load
 from factory.errors import FactoryError
 from factory.recipe import RecipeBase, load_recipe, recipe_json_schema, shipped_recipes
 
@@ -71,9 +72,10 @@ def list_recipes(
 @app.command("show")
 def show(
     recipe: Annotated[str, typer.Argument(help="Recipe file or shipped recipe name.")],
+    overrides: Overrides = None,
 ) -> None:
     """Show a recipe with every default filled in, as YAML."""
-    loaded = load_recipe(recipe)
+    loaded = load(recipe, overrides)
     data = loaded.model_dump(mode="json", exclude_none=True)
     out.print(f"# {loaded.source}", markup=False)
     out.print(yaml.safe_dump(data, sort_keys=False, allow_unicode=True).rstrip(), markup=False)
@@ -81,13 +83,29 @@ def show(
 
 @app.command("validate")
 def validate(
-    paths: Annotated[list[Path], typer.Argument(help="Recipe files to check.")],
+    arguments: Annotated[
+        list[str],
+        typer.Argument(
+            help="Recipe files (or shipped recipe names) to check, then optional "
+            "FIELD.PATH=VALUE overrides applied to each.",
+            metavar="RECIPES... [FIELD.PATH=VALUE]...",
+        ),
+    ],
 ) -> None:
-    """Check recipe files against the schema; exit 2 when any is invalid."""
+    """Check recipes against the schema, and render their own prompt templates once in the
+    sandbox; exit 2 when any is invalid."""
+    from factory.recipe import is_override
+
+    overrides = [a for a in arguments if is_override(a)]
     failed = 0
-    for path in paths:
+    for path in [a for a in arguments if not is_override(a)]:
         try:
-            recipe: RecipeBase = load_recipe(path)
+            recipe: RecipeBase = load(path, overrides)
+            if recipe.prompts.model_dump(exclude_none=True):
+                # Only a recipe's own templates: the built-in ones are ours and tested.
+                from factory.pipeline.prompts import check_templates
+
+                check_templates(recipe)
         except FactoryError as error:
             failed += 1
             err.print(f"error: {error}", markup=False)

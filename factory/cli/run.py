@@ -8,10 +8,12 @@ from typing import Annotated, Any
 import typer
 
 from factory.cli._app import err, out, progress
+from factory.cli._overrides import Overrides, load
 
 
 def run(
     recipe: Annotated[str, typer.Argument(help="Recipe file or shipped recipe name.")],
+    overrides: Overrides = None,
     data_dir: Annotated[
         Path | None, typer.Option("--data", help="Dataset folder [default: out/RECIPE_NAME].")
     ] = None,
@@ -27,10 +29,9 @@ def run(
     ] = False,
 ) -> None:
     """Run every stage of a recipe, resuming finished ones; publish the repos the recipe names."""
-    from factory.recipe import load_recipe
     from factory.workflow import run_recipe
 
-    loaded = load_recipe(recipe)
+    loaded = load(recipe, overrides)
     with progress(transient=True) as bar:
         tasks: dict[str, Any] = {}
 

@@ -9,11 +9,12 @@ import typer
 from rich.table import Table
 
 from factory.cli._app import err, out, progress
-from factory.recipe import load_recipe
+from factory.cli._overrides import Overrides, load
 
 
 def train(
     recipe: Annotated[str, typer.Argument(help="Recipe file or shipped recipe name.")],
+    overrides: Overrides = None,
     dataset: Annotated[
         Path | None,
         typer.Option("--dataset", help="Generated dataset folder [default: out/RECIPE_NAME]."),
@@ -37,7 +38,7 @@ def train(
     """Fine-tune the recipe's base model with LoRA, merge it, and check merge parity."""
     from factory.train import train as run_train
 
-    loaded = load_recipe(recipe)
+    loaded = load(recipe, overrides)
     folder = output or Path("runs") / loaded.name
     with progress() as bar:
         task = bar.add_task(f"train {loaded.name}", total=None)

@@ -66,8 +66,8 @@ class Pools:
         return self.take(pool, rng.integers(0, pool.len(), n))
 
 
-#: When set, a folder where drawn pools are kept as Parquet, so the several processes of one
-#: generation run draw them once between them (about 1.5 s of Faker calls each otherwise).
+#: When set, the folder where drawn pools are kept (a generation run points its step processes at
+#: its own work folder); otherwise they are kept in the user's cache (`pool_cache_dir`).
 POOL_CACHE_ENV = "FIN_FACTORY_POOL_CACHE"
 _STRING_POOLS = (
     "first_names_female", "first_names_male", "last_names", "cities", "states",
@@ -75,30 +75,68 @@ _STRING_POOLS = (
 )  # fmt: skip
 
 
+def pool_cache_dir() -> Path:
+    """Where drawn value pools are kept: $FIN_FACTORY_POOL_CACHE, else
+    $XDG_CACHE_HOME/fin-factory/pools (~/.cache/fin-factory/pools when XDG_CACHE_HOME is unset).
+
+    Drawing the pools is a few seconds of Faker calls; reading them back is milliseconds, so
+    every command after the first starts at once.
+    """
+    folder = os.environ.get(POOL_CACHE_ENV)
+    if folder:
+        return Path(folder)
+    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(cache) / "fin-factory" / "pools"
+
+
+def pool_cache_path(locale: str, seed: int) -> Path:
+    """The cache file of one locale and seed; Faker's version is in the name, since another
+    version may draw other values for the same seed."""
+    return pool_cache_dir() / f"pools-{locale}-{seed}-{POOL_SIZE}-faker{faker_version}.parquet"
+
+
 @lru_cache(maxsize=8)
 def value_pools(locale: str, seed: int) -> Pools:
-    """The pools for a locale and seed: drawn once per process, or read from the pool cache."""
-    folder = os.environ.get(POOL_CACHE_ENV)
-    if not folder:
-        return _draw_pools(locale, seed)
-    # Faker's version is in the name: another version may draw other values for the same seed.
-    path = Path(folder) / f"pools-{locale}-{seed}-{POOL_SIZE}-faker{faker_version}.parquet"
-    if path.exists():
+    """The pools for a locale and seed: read from the pool cache, else drawn and kept there.
+
+    A cache file that cannot be read back as the pools it should hold (truncated, edited, from
+    another layout) is drawn again and replaced; a cache folder that cannot be written only
+    costs the next process the same draw.
+    """
+    path = pool_cache_path(locale, seed)
+    pools = _read_pools(path)
+    if pools is None:
+        pools = _draw_pools(locale, seed)
+        _write_pools(pools, path)
+    return pools
+
+
+def _read_pools(path: Path) -> Pools | None:
+    try:
         frame = pl.read_parquet(path)
-        return Pools(
-            **{name: frame[name] for name in _STRING_POOLS},
-            job_pay_premium=frame["job_pay_premium"].to_numpy(),
+        pools = Pools(
+            **{name: frame[name].cast(pl.String) for name in _STRING_POOLS},
+            job_pay_premium=frame["job_pay_premium"].cast(pl.Float64).to_numpy(),
         )
-    pools = _draw_pools(locale, seed)
+    except Exception:  # missing, or unreadable as pools: drawn again, never fatal
+        return None
+    if frame.height != POOL_SIZE or frame.null_count().sum_horizontal().item():
+        return None
+    return pools
+
+
+def _write_pools(pools: Pools, path: Path) -> None:
     frame = pl.DataFrame(
         [getattr(pools, name).alias(name) for name in _STRING_POOLS]
         + [pl.Series("job_pay_premium", pools.job_pay_premium)]
     )
-    path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
-    frame.write_parquet(partial)
-    os.replace(partial, path)
-    return pools
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        frame.write_parquet(partial)
+        os.replace(partial, path)  # readers see the old file or the whole new one
+    except OSError:
+        partial.unlink(missing_ok=True)
 
 
 def _draw_pools(locale: str, seed: int) -> Pools:

@@ -16,28 +16,33 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
+from types import UnionType
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, NamedTuple, Union, get_args, get_origin
 
-import numpy as np
-import polars as pl
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
     PrivateAttr,
     SerializerFunctionWrapHandler,
+    ValidationError,
     model_serializer,
+    model_validator,
 )
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from factory.domains.rules.extend import EXTENSION_FIELDS
 from factory.domains.rules.spec import InputSpec, QuantitySpec, RuleSpec
 
 if TYPE_CHECKING:
+    # Annotations only: the registry and the recipe schema load without numpy or polars, so
+    # `fin-factory --help` starts at once. The domain packages import them for real.
+    import numpy as np
+    import polars as pl
+
+    from factory.domains._documents import Corpus, Grounding, Passage
     from factory.domains.rules import RuleTable
     from factory.domains.rules.prompt import PolicyPrompt
-
-if TYPE_CHECKING:
-    from factory.domains._documents import Corpus, Grounding, Passage
 
 
 #: The pydantic validation context key set while a recipe *file* is validated: fields that only
@@ -110,7 +115,55 @@ class Fact(_FactValue):
         return self._meta[3]
 
 
-class PolicyBase(BaseModel):
+class StrictNumbers(BaseModel):
+    """A recipe section whose integer and float fields refuse booleans.
+
+    pydantic reads `count: true` as 1 and `rate: false` as 0.0; in a recipe that is a typo, not
+    a number. An int is still accepted where a float is expected.
+    """
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_booleans_for_numbers(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        errors = [
+            InitErrorDetails(type=_BOOL_NUMBER, loc=(name,), input=data[name])
+            for name, field in cls.model_fields.items()
+            if name in data and _bool_where_number(data[name], field.annotation)
+        ]
+        if errors:
+            raise ValidationError.from_exception_data(cls.__name__, errors)
+        return data
+
+
+_BOOL_NUMBER = PydanticCustomError("bool_number", "expected a number, not a boolean")
+
+
+def _bool_where_number(value: Any, annotation: Any) -> bool:
+    """True when `value` holds a boolean where `annotation` expects an int or float."""
+    if isinstance(value, bool):
+        kinds = _leaf_types(annotation)
+        return bool(kinds & {int, float}) and bool not in kinds and Any not in kinds
+    origin, args = get_origin(annotation), get_args(annotation)
+    if origin in (Union, UnionType):
+        return any(_bool_where_number(value, arg) for arg in args if arg is not type(None))
+    if origin in (list, tuple, set, frozenset) and isinstance(value, list | tuple) and args:
+        return any(_bool_where_number(item, args[0]) for item in value)
+    if origin is dict and isinstance(value, dict) and len(args) == 2:
+        return any(_bool_where_number(item, args[1]) for item in value.values())
+    return False
+
+
+def _leaf_types(annotation: Any) -> set[Any]:
+    if get_origin(annotation) in (Union, UnionType):
+        return set().union(*(_leaf_types(arg) for arg in get_args(annotation)))
+    if get_origin(annotation) is Annotated:
+        return _leaf_types(get_args(annotation)[0])
+    return {annotation}
+
+
+class PolicyBase(StrictNumbers):
     """Base of every domain's policy thresholds (the recipe's `policy:` section).
 
     Besides the domain's own thresholds, every policy may extend the domain's rule table in
@@ -170,7 +223,7 @@ class PolicyBase(BaseModel):
     _rule_table: Any = PrivateAttr(None)
 
 
-class DistributionBase(BaseModel):
+class DistributionBase(StrictNumbers):
     """Base of every domain's distribution knobs (the recipe's `profiles.distribution:`)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -439,4 +492,6 @@ class Domain(ABC):
 
 def shard_rng(seed: int, shard: int, stream: int = 0) -> np.random.Generator:
     """The random generator for one shard and one stream of draws within it."""
+    import numpy as np
+
     return np.random.default_rng(np.random.SeedSequence([seed, shard, stream]))

@@ -33,10 +33,10 @@ from typing import Any
 
 import xxhash
 
-from factory.cards import render_first_dataset_card
 from factory.dataset import PREFERENCE_DIR, SPLITS
 from factory.pipeline import dedup_pass, split_pass, write_pass
 from factory.pipeline._tasks import ItemProgress, LocalTasks, RayTasks, Tasks
+from factory.pipeline.dataset_card import render_first_dataset_card
 from factory.pipeline.finalize_plan import FinalizePlan
 from factory.pipeline.preference import write_preference
 from factory.pipeline.steps import _NUM_PERM

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from factory.pipeline._spill import partitions_for
-from factory.pipeline.steps import shard_path
+from factory.pipeline.shard_files import shard_path
 from factory.recipe import RecipeBase
 from factory.synth import recipe_shards
 from factory.verify.dedup import lsh_bands

@@ -15,9 +15,7 @@ it into the final `shard-NNNNN.parquet`, so a shard counts as done (for resume) 
 
 import json
 import os
-import re
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -27,47 +25,9 @@ from pydantic import PrivateAttr
 
 from factory._distilabel import freeze_step_heap
 from factory.pipeline.prompts import JudgePrompts
+from factory.pipeline.shard_files import KEPT, shard_path, verified_path, write_atomically
 from factory.recipe import parse_recipe
-
-CRITERIA = ("clarity", "correctness", "tone")
-_OBJECT = re.compile(r"\{[^{}]*\}", re.DOTALL)
-
-
-def parse_scores(text: str | None) -> dict[str, float] | None:
-    """The rubric scores in a judge's reply (the first JSON object holding all criteria, each
-    1-5), or None."""
-    if not text:
-        return None
-    for match in _OBJECT.finditer(text):
-        try:
-            data = json.loads(match.group(0))
-        except ValueError:
-            continue
-        if not isinstance(data, dict):
-            continue
-        scores = {}
-        for name in CRITERIA:
-            value = data.get(name)
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                break
-            if not 1 <= value <= 5:
-                break
-            scores[name] = float(value)
-        else:
-            return scores
-    return None
-
-
-def judge_output_problem(text: str) -> str | None:
-    """Why a judge's reply is unusable, or None (ChatLLM retries unusable replies)."""
-    if parse_scores(text) is None:
-        return "no rubric score (" + ", ".join(CRITERIA) + " each 1-5) in the judge's reply"
-    return None
-
-
-def verified_path(work_dir: str | Path, index: int) -> Path:
-    """Where VerifyShards leaves a shard for the judge."""
-    return Path(work_dir) / "shards" / f"verified-{index:05d}.parquet"
+from factory.teachers.rubric import parse_scores
 
 
 class JudgeShards(Task):
@@ -120,7 +80,6 @@ class JudgeShards(Task):
         yield written or [{"shard": -1, "rows": 0, "kept": 0}]
 
     def _judge_shard(self, index: int) -> int:
-        from factory.pipeline.steps import KEPT, shard_path, write_atomically
 
         source = verified_path(self.work_dir, index)
         frame = pl.read_parquet(source)

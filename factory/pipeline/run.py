@@ -30,28 +30,26 @@ from factory._distilabel import (
     start_fork_server,
 )
 from factory.domains._pools import POOL_CACHE_ENV
-from factory.errors import DatasetError, FactoryError, UsageError
+from factory.errors import DatasetError, FactoryError, IncompleteDatasetError, UsageError
 from factory.pipeline._tasks import RayTasks
 from factory.pipeline.documents import DOCUMENTS, plan_documents, write_documents
 from factory.pipeline.finalize import FinalizeResult, PhaseProgress, finalize
 from factory.pipeline.judge import JudgeShards
-from factory.pipeline.prompts import prompt_builder
-from factory.pipeline.steps import (
-    KEPT,
-    SynthesizeShards,
-    VerifyShards,
-    WriteReasoning,
-    shard_path,
-)
+from factory.pipeline.prompts import check_templates
+from factory.pipeline.shard_files import KEPT, shard_path
+from factory.pipeline.steps import SynthesizeShards, VerifyShards, WriteReasoning
 from factory.recipe import LLMSettings, RecipeBase
-from factory.synth import Shard, labelled_shard, plan_shards, recipe_shards
-from factory.teachers import build_judge, build_teacher
+from factory.synth import Shard, plan_shards, recipe_shards
+from factory.teachers import build_judge, build_teacher, probe_servers
 
 WORK = "_work"
 #: Replicas of the verify step, the busiest one (each replica verifies and writes whole shards).
 VERIFY_REPLICAS = 2
 RUN_FILE = "run.json"
 MANIFEST = "manifest.json"
+
+#: The log levels of distilabel and vLLM, which their processes read from the environment.
+LOG_LEVEL_VARIABLES = ("DISTILABEL_LOG_LEVEL", "VLLM_LOGGING_LEVEL")
 
 #: Called with (rows done, rows total) while shards finish.
 ProgressFn = Callable[[int, int], None]
@@ -93,18 +91,32 @@ def generate(
     overwrite: bool = False,
     progress: ProgressFn | None = None,
     finalize_progress: PhaseProgress | None = None,
+    verbose: bool = False,
 ) -> RunResult:
     """Generates (or resumes) the verified dataset of `recipe` into `out_dir`.
 
-    `progress` receives (rows done, rows in all) while shards are generated;
-    `finalize_progress` receives (phase, done, total) while they become the dataset.
+    Args:
+        recipe: the loaded recipe.
+        out_dir: the dataset folder, which is also the run's state.
+        overwrite: replace a previous run in `out_dir`.
+        progress: called with (rows done, rows total) as shards finish.
+        finalize_progress: called with (phase, done, total) while the shards become the
+            dataset.
+        verbose: let distilabel (and vLLM) log at INFO: every batch of every step. Otherwise
+            only their warnings and errors are printed. Step processes read the level when
+            the fork server that starts them starts, i.e. at the first run of an interpreter.
 
     Raises:
         DatasetError: `out_dir` holds something else (another run, or files that are not ours);
             `overwrite=True` starts over.
         UsageError: the recipe's execution is "ray" and Ray is not installed.
+        BackendError: an OpenAI-compatible teacher or judge server cannot be used (checked
+            with one short request before the first shard).
+        IncompleteDatasetError: fewer than filters.min_kept_fraction of the profiles were kept;
+            the dataset is written and marked incomplete in its manifest.
     """
     started = time.perf_counter()
+    _set_log_level(verbose)
     if recipe.execution == "ray":
         import_ray()
     # A corpus (the domain's documents) is built first: its digest is part of the run.
@@ -112,7 +124,11 @@ def generate(
     identity = run_identity(recipe)
     work = out_dir / WORK
     if overwrite and out_dir.exists():
-        _remove_run(out_dir)
+        _replace_run(out_dir, identity)
+    elif _nothing_to_keep(out_dir, identity):
+        # A run killed before its first shard (its marker perhaps not even written yet): ours,
+        # and nothing in it is worth keeping.
+        shutil.rmtree(work)
     existing = _existing_identity(out_dir)
     if existing is not None and existing != identity:
         changed = sorted(k for k in identity if existing.get(k) != identity[k])
@@ -121,7 +137,10 @@ def generate(
             "pass --overwrite to replace it, or choose another --out"
         )
     if (out_dir / MANIFEST).exists():
+        # A run killed after writing its manifest, while it removed its work folder, is complete.
+        shutil.rmtree(work, ignore_errors=True)
         final = FinalizeResult.from_manifest(out_dir / MANIFEST)
+        _check_kept_share(recipe, out_dir, final)
         return RunResult(out_dir, 0, 0, time.perf_counter() - started, final, True)
     if existing is None and out_dir.exists() and any(out_dir.iterdir()):
         raise DatasetError(
@@ -129,7 +148,11 @@ def generate(
             "or pass --overwrite to replace its contents"
         )
 
+    # The run's marker is the first thing it writes (atomically), so a folder a killed run
+    # leaves behind is recognised as this run (`_nothing_to_keep` covers the instant before).
     work.mkdir(parents=True, exist_ok=True)
+    if existing is None:
+        _write_json(work / RUN_FILE, identity)
     if corpus is not None:
         write_documents(corpus, out_dir / DOCUMENTS)
     with _pool_cache(work / "pools"):
@@ -137,6 +160,7 @@ def generate(
             recipe, out_dir, work, identity, started, progress, finalize_progress
         )
     shutil.rmtree(work, ignore_errors=True)
+    _check_kept_share(recipe, out_dir, final)
     drawn = final.profiles if recipe.profiles.target_kept is not None else recipe.profiles.count
     return RunResult(
         out_dir,
@@ -160,11 +184,13 @@ def _run(
     recipe = _whole_shards(recipe)
     shards = recipe_shards(recipe)
     pending = [s for s in shards if not shard_path(work, s.index).exists()]
+    if pending:
+        # A server that is down, refuses the key or lacks the model would reject every row.
+        probe_servers(recipe)
     if pending and recipe.execution == "local":
         # Its preload runs on the other core while this one draws the value pools below.
         start_fork_server()
-    _check_prompts(recipe)
-    _write_json(work / RUN_FILE, identity)
+    check_templates(recipe)
     total = recipe.profiles.count
     if pending:
         done_rows = total - sum(s.size for s in pending)
@@ -270,6 +296,69 @@ def _kept_in(work: Path, shard: Shard) -> int:
     return int((verdicts == KEPT).sum())
 
 
+def _check_kept_share(recipe: RecipeBase, out_dir: Path, final: FinalizeResult) -> None:
+    """Marks the dataset incomplete in its manifest, and fails, when it kept fewer examples
+    than filters.min_kept_fraction of its profiles (the rows are still there to inspect).
+
+    Raises:
+        IncompleteDatasetError: the share kept is below the minimum.
+    """
+    minimum = recipe.filters.min_kept_fraction
+    share = final.kept / final.profiles if final.profiles else 0.0
+    if share >= minimum:
+        return
+    reasons = _reject_summary(out_dir, final.rejected)
+    if "incomplete" not in final.manifest:
+        incomplete = {
+            "reason": "kept share below filters.min_kept_fraction",
+            "kept_fraction": round(share, 6),
+            "min_kept_fraction": minimum,
+        }
+        _write_json(out_dir / MANIFEST, {**final.manifest, "incomplete": incomplete}, sort=False)
+    raise IncompleteDatasetError(
+        f"only {final.kept:,} of {final.profiles:,} profiles were kept ({share:.1%}; "
+        f"filters.min_kept_fraction is {minimum:.1%}); rejected: {reasons}. {out_dir} is "
+        "marked incomplete (publish and train refuse it): fix the cause, then run again "
+        "with --overwrite"
+    )
+
+
+def _reject_summary(out_dir: Path, rejected: dict[str, int], shown: int = 3) -> str:
+    """The most common reject reasons with counts, each with its most common detail."""
+    import polars as pl
+
+    details: dict[str, str] = {}
+    rejects = out_dir / "rejects.parquet"
+    if rejects.exists():
+        frame = pl.scan_parquet(rejects)
+        if {"reject_reason", "reject_detail"} <= set(frame.collect_schema().names()):
+            counted = (
+                frame.group_by("reject_reason", "reject_detail")
+                .len()
+                .sort("len", "reject_detail", descending=[True, False])
+                .collect()
+            )
+            for reason, detail, _ in counted.iter_rows():
+                details.setdefault(str(reason), str(detail or ""))
+    parts = []
+    for reason, count in sorted(rejected.items(), key=lambda item: -item[1])[:shown]:
+        detail = details.get(reason, "")
+        parts.append(f"{reason} {count:,}" + (f" (e.g. {detail[:160]})" if detail else ""))
+    more = len(rejected) - shown
+    return ", ".join(parts) + (f" and {more} more reason(s)" if more > 0 else "") or "nothing"
+
+
+def _set_log_level(verbose: bool) -> None:
+    """distilabel's step processes log every batch at INFO, which would drown our progress bar
+    and summary: by default they log warnings and errors only. A level the user set in
+    DISTILABEL_LOG_LEVEL (or VLLM_LOGGING_LEVEL) is kept."""
+    for name in LOG_LEVEL_VARIABLES:
+        if verbose:
+            os.environ[name] = "INFO"
+        else:
+            os.environ.setdefault(name, "WARNING")
+
+
 @contextmanager
 def _pool_cache(folder: Path) -> Iterator[None]:
     """Every step process draws the same Faker value pools; the first one keeps them here."""
@@ -282,14 +371,6 @@ def _pool_cache(folder: Path) -> Iterator[None]:
             os.environ.pop(POOL_CACHE_ENV, None)
         else:
             os.environ[POOL_CACHE_ENV] = previous
-
-
-def _check_prompts(recipe: RecipeBase) -> None:
-    """Renders the prompts of one row here, so a broken template is a clear error up front
-    rather than a failure inside a pipeline process."""
-    builder = prompt_builder(recipe)
-    first = labelled_shard(recipe, Shard(0, 0, 1)).to_dicts()[0]
-    builder.user(first)
 
 
 def build_pipeline(
@@ -420,9 +501,7 @@ def _run_pipeline(
     progress: ProgressFn | None,
     done_rows: int,
 ) -> None:
-    # distilabel logs every batch at INFO (its log file in the work dir keeps the detail) and
-    # turns its leaf outputs into a `datasets` object with progress bars of its own.
-    os.environ.setdefault("DISTILABEL_LOG_LEVEL", "WARNING")
+    # distilabel turns its leaf outputs into a `datasets` object with progress bars of its own.
     import datasets
 
     datasets.disable_progress_bars()
@@ -480,17 +559,50 @@ def _existing_identity(out_dir: Path) -> dict[str, Any] | None:
     return None
 
 
-def _remove_run(out_dir: Path) -> None:
-    if _existing_identity(out_dir) is None and any(out_dir.iterdir()):
+def _nothing_to_keep(out_dir: Path, identity: dict[str, Any]) -> bool:
+    """True for a folder holding nothing but the work folder of a run killed before its first
+    shard finished, whose marker is missing (killed between creating the folder and writing
+    it) or names another run: restarting it loses nothing."""
+    work = out_dir / WORK
+    if not work.is_dir() or [p.name for p in out_dir.iterdir()] != [WORK]:
+        return False
+    if any((work / "shards").glob("*.parquet")):
+        return False
+    return _existing_identity(out_dir) != identity
+
+
+def _replace_run(out_dir: Path, identity: dict[str, Any]) -> None:
+    """Empties a folder holding a fin-factory run for a new run of `identity` (--overwrite).
+
+    The new run's marker is written before anything is deleted and the old manifest goes
+    next, so a removal killed halfway leaves a folder that the same command recognises as the
+    new run, never one it refuses as not ours.
+    """
+    if (
+        _existing_identity(out_dir) is None
+        and any(out_dir.iterdir())
+        and not _nothing_to_keep(out_dir, identity)
+    ):
         raise DatasetError(
             f"{out_dir} holds no fin-factory run; refusing to delete it with --overwrite"
         )
-    shutil.rmtree(out_dir)
+    work = out_dir / WORK
+    work.mkdir(exist_ok=True)
+    _write_json(work / RUN_FILE, identity)
+    (out_dir / MANIFEST).unlink(missing_ok=True)
+    keep = {work, work / RUN_FILE}
+    for entry in [*out_dir.iterdir(), *work.iterdir()]:
+        if entry in keep:
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
 
 
-def _write_json(path: Path, data: dict[str, Any]) -> None:
+def _write_json(path: Path, data: dict[str, Any], *, sort: bool = True) -> None:
     partial = path.with_name(path.name + ".partial")
-    partial.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    partial.write_text(json.dumps(data, indent=2, sort_keys=sort) + "\n", encoding="utf-8")
     os.replace(partial, path)
 
 

@@ -28,7 +28,7 @@ import polars as pl
 from factory.dataset import SPLITS
 from factory.pipeline._spill import read_all, read_partition, save_array, write_bytes_atomically
 from factory.pipeline.finalize_plan import EXACT, KEEP, SUBJECT, FinalizePlan
-from factory.pipeline.steps import KEPT, write_atomically
+from factory.pipeline.shard_files import KEPT, write_atomically
 from factory.recipe import SplitConfig
 
 _TOP = 48  # hash bits below the histogram bucket

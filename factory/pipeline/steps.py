@@ -16,7 +16,6 @@ per finished shard, atomically, which is what makes a killed run resumable.
 
 import os
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -28,15 +27,14 @@ from pydantic import PrivateAttr
 from factory._distilabel import freeze_step_heap
 from factory.domains import Domain, PolicyBase
 from factory.domains._pools import POOL_CACHE_ENV
-from factory.pipeline.judge import verified_path
 from factory.pipeline.prompts import PromptBuilder, TeacherPrompts, prompt_builder
+from factory.pipeline.shard_files import KEPT, shard_path, verified_path, write_atomically
 from factory.recipe import RecipeBase, parse_recipe
 from factory.synth import Shard, labelled_shard
 from factory.verify import verify_example
 from factory.verify.dedup import dedup_keys
 from factory.verify.length import TokenCounter
 
-KEPT = "kept"
 #: MinHash functions per example signature (the dedup verifier's default).
 _NUM_PERM = 64
 
@@ -242,21 +240,6 @@ class VerifyShards(_RecipeStep, Step):
             kept = int((frame["verdict"] == KEPT).sum())
             written.append({"shard": index, "rows": shard.size, "kept": kept})
         yield written or [{"shard": -1, "rows": 0, "kept": 0}]
-
-
-def shard_path(work_dir: str | Path, index: int) -> Path:
-    return Path(work_dir) / "shards" / f"shard-{index:05d}.parquet"
-
-
-def write_atomically(frame: pl.DataFrame, path: Path) -> None:
-    """Writes a shard file so that it exists complete or not at all (kill -9 included)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    # zstd level 1: as small as polars' default level here, and a fifth faster to write.
-    frame.write_parquet(partial, compression="zstd", compression_level=1, statistics=False)
-    with open(partial, "rb") as handle:
-        os.fsync(handle.fileno())
-    os.replace(partial, path)
 
 
 def verify_shard(

@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from factory.dataset import incompleteness, read_manifest
 from factory.publish.hub import PublishError, PublishResult, upload
 from factory.publish.release import read_dataset_release, read_model_release
 from factory.publish.stage import StagedRelease, stage_dataset, stage_model
@@ -45,7 +46,16 @@ def publish_dataset(
     """Stages a generated dataset, checks its gates and, unless `dry_run`, publishes it.
 
     Nothing is sent when the gates fail or on a dry run; `Publication.result` is then None.
+
+    Raises:
+        PublishError: the dataset is marked incomplete (nothing is staged or sent).
     """
+    why = incompleteness(read_manifest(out_dir))
+    if why is not None:
+        raise PublishError(
+            f"refused to publish {out_dir}: the dataset is marked incomplete ({why}); fix the "
+            "cause and regenerate it with `fin-factory generate --overwrite`; nothing was sent"
+        )
     release = read_dataset_release(out_dir)
 
     def stage(folder: Path) -> StagedRelease:

@@ -14,13 +14,13 @@ from distilabel.models.llms.base import LLM
 
 from factory import _distilabel  # noqa: F401  (must run before distilabel is imported)
 from factory.errors import UsageError
-from factory.recipe import LLMSettings, RecipeBase
+from factory.recipe import TEACHER_BACKENDS, LLMSettings, RecipeBase
 from factory.teachers.llm import ChatLLM
-from factory.teachers.openai_server import OpenAITeacher
+from factory.teachers.openai_server import OpenAITeacher, probe
 from factory.teachers.template import TemplateTeacher
 from factory.teachers.vllm_engine import VllmTeacher
 
-TEACHERS = ("template", "vllm", "openai")
+TEACHERS = TEACHER_BACKENDS
 
 
 def build_teacher(recipe: RecipeBase) -> LLM:
@@ -42,6 +42,23 @@ def build_judge(recipe: RecipeBase) -> ChatLLM:
     if judge is None:
         raise UsageError("the recipe has no filters.judge section")
     return build_llm(judge, judge.backend, recipe, role="judge", mode="judge")
+
+
+def probe_servers(recipe: RecipeBase) -> None:
+    """Checks with one short request each that the OpenAI-compatible servers the recipe's
+    teacher and judge name answer, accept the key and serve the model.
+
+    Raises:
+        BackendError: one of them cannot be used (the message says which and how to fix it).
+    """
+    sections: list[tuple[str, LLMSettings, str]] = [
+        ("teacher", recipe.teacher, recipe.teacher.backend)
+    ]
+    if recipe.filters.judge is not None:
+        sections.append(("filters.judge", recipe.filters.judge, recipe.filters.judge.backend))
+    for field, settings, backend in sections:
+        if backend == "openai":
+            probe(settings, field)
 
 
 def build_llm(
@@ -84,4 +101,5 @@ __all__ = [
     "build_judge",
     "build_llm",
     "build_teacher",
+    "probe_servers",
 ]

@@ -101,7 +101,7 @@ class ChatLLM(LLM, abc.ABC):
     def load(self) -> None:
         super().load()
         if self.role == "judge":
-            from factory.pipeline.judge import judge_output_problem
+            from factory.teachers.rubric import judge_output_problem
 
             self._acceptor = judge_output_problem
         else:

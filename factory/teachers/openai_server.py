@@ -14,7 +14,12 @@ from typing import Any
 
 from pydantic import PrivateAttr
 
+from factory.errors import BackendError
+from factory.recipe import LLMSettings
 from factory.teachers.llm import Attempt, ChatLLM
+
+#: The one short request that checks a server before a run (servers answer it in one token).
+PROBE_MESSAGE = "Reply with OK."
 
 #: Sent when the recipe's key variable is unset: servers started without --api-key ignore it,
 #: and the client library refuses an empty key.
@@ -93,3 +98,90 @@ def _message_text(response: Any) -> Attempt:
     if content is None:
         return ValueError("the server returned no message content")
     return str(content)
+
+
+def probe(settings: LLMSettings, field: str) -> None:
+    """Sends one short chat request to the server a teacher or judge section names.
+
+    Args:
+        settings: the section (its base_url, model, api_key_env and timeout_s).
+        field: the section's path in the recipe ("teacher", "filters.judge"), for the message.
+
+    Raises:
+        BackendError: the server is unreachable or too slow, refuses the key, has no such
+            model, or fails the request; one line says which and what to change.
+    """
+    import openai
+
+    url, model = settings.base_url, settings.model
+    client = openai.OpenAI(
+        base_url=url,
+        api_key=os.environ.get(settings.api_key_env) or NO_KEY,
+        timeout=settings.timeout_s,
+        max_retries=0,
+    )
+    try:
+        client.chat.completions.create(
+            model=str(model),
+            messages=[{"role": "user", "content": PROBE_MESSAGE}],
+            max_tokens=1,
+            temperature=0.0,
+        )
+    except openai.APITimeoutError:
+        raise BackendError(
+            f"{field}: the server at {url} did not answer a one-token request within "
+            f"{settings.timeout_s:g} s: check that it is up and not overloaded, or raise "
+            f"{field}.timeout_s"
+        ) from None
+    except openai.APIConnectionError as err:
+        cause = describe_cause(err)
+        raise BackendError(
+            f"{field}: cannot reach the server at {url} ({cause}): start it, or set "
+            f"{field}.base_url (or --base-url) to the address it listens on"
+        ) from None
+    except (openai.AuthenticationError, openai.PermissionDeniedError) as err:
+        key = settings.api_key_env
+        state = "is set" if os.environ.get(key) else "is not set"
+        raise BackendError(
+            f"{field}: the server at {url} refused the API key (HTTP {err.status_code}); "
+            f"${key} {state}: export the key this server accepts in {key}, or name another "
+            f"variable in {field}.api_key_env"
+        ) from None
+    except openai.NotFoundError:
+        served = _served_models(client)
+        if served is not None and model not in served:
+            raise BackendError(
+                f"{field}: the server at {url} has no model {model!r} (it serves "
+                f"{', '.join(map(repr, served)) or 'none'}): set {field}.model (or --model) "
+                "to one of them"
+            ) from None
+        raise BackendError(
+            f"{field}: {url}/chat/completions was not found (HTTP 404): {field}.base_url "
+            "must be the API root of an OpenAI-compatible server, usually ending in /v1"
+        ) from None
+    except openai.APIStatusError as err:
+        raise BackendError(
+            f"{field}: the server at {url} failed a one-token request for model {model!r} "
+            f"(HTTP {err.status_code}: {describe_cause(err)}); check {field}.model and the "
+            "server's log"
+        ) from None
+    finally:
+        client.close()
+
+
+def describe_cause(error: BaseException) -> str:
+    """The innermost cause of a client error, in a few words ("connection refused")."""
+    while error.__cause__ is not None:
+        error = error.__cause__
+    text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    if "refused" in text.lower():
+        return "connection refused"
+    return text[:200]
+
+
+def _served_models(client: Any) -> list[str] | None:
+    """The model ids the server lists, or None when it lists none (GET /models)."""
+    try:
+        return sorted(model.id for model in client.models.list())
+    except Exception:  # an optional hint: a server without /models still gets a clear error
+        return None

@@ -50,6 +50,7 @@ class TrainBackend(abc.ABC):
     def prepare_trainer(self, method: str) -> None:
         """Readies trl's trainer for `method` (sft, dpo, grpo) before it is built; trl's own
         trainers need nothing."""
+        return None
 
 
 def lora_kwargs(config: TrainConfig) -> dict[str, Any]:

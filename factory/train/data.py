@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from factory.dataset import (
+    incompleteness,
     preference_files,
     read_manifest,
     read_preference,
@@ -36,11 +37,12 @@ def load_sft_splits(dataset_dir: Path, assistant_only: bool) -> tuple[Any, Any, 
     """(train, validation, manifest) as `datasets.Dataset`s in SFTTrainer's format.
 
     Raises:
-        DatasetError: the folder is not a finished dataset, or has no train/validation rows.
+        DatasetError: the folder is not a finished dataset, is marked incomplete, or has no
+            train/validation rows.
     """
     from datasets import Dataset
 
-    manifest = read_manifest(dataset_dir)
+    manifest = _complete_manifest(dataset_dir)
     present = split_files(dataset_dir)
     out = []
     for split in ("train", "validation"):
@@ -54,6 +56,22 @@ def load_sft_splits(dataset_dir: Path, assistant_only: bool) -> tuple[Any, Any, 
     return out[0], out[1], manifest
 
 
+def _complete_manifest(dataset_dir: Path) -> dict[str, Any]:
+    """The dataset's manifest, after checking that `generate` did not mark it incomplete.
+
+    Raises:
+        DatasetError: the folder is not a finished dataset, or it is marked incomplete.
+    """
+    manifest = read_manifest(dataset_dir)
+    why = incompleteness(manifest)
+    if why is not None:
+        raise DatasetError(
+            f"{dataset_dir} is marked incomplete ({why}): fin-factory does not train on it; "
+            "fix the cause and regenerate it with `fin-factory generate --overwrite`"
+        )
+    return manifest
+
+
 def load_preference_splits(dataset_dir: Path) -> tuple[Any, Any, dict[str, Any]]:
     """(train, validation, manifest) of the preference pairs, in DPOTrainer's format.
 
@@ -63,7 +81,7 @@ def load_preference_splits(dataset_dir: Path) -> tuple[Any, Any, dict[str, Any]]
     """
     from datasets import Dataset
 
-    manifest = read_manifest(dataset_dir)
+    manifest = _complete_manifest(dataset_dir)
     present = preference_files(dataset_dir)
     out = []
     for split in ("train", "validation"):
@@ -82,7 +100,7 @@ def load_rl_splits(dataset_dir: Path) -> tuple[Any, Any, dict[str, Any]]:
     every other column of the row, for the reward functions (factory.rewards)."""
     from datasets import Dataset
 
-    manifest = read_manifest(dataset_dir)
+    manifest = _complete_manifest(dataset_dir)
     present = split_files(dataset_dir)
     out = []
     for split in ("train", "validation"):

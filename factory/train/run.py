@@ -46,6 +46,10 @@ from factory.train.methods import ProgressFn, build_trainer
 from factory.train.parity import ParityResult, check_parity
 
 RUN_FILES = ("metrics.json", "parity.json", "train_manifest.json", "loss.png")
+#: Written first in a run folder, so that a run killed at any moment leaves a folder that the
+#: same command recognises as a training run (and restarts).
+RUN_MARKER = "train_run.json"
+_OURS = (RUN_MARKER, "adapter", "merged", "checkpoints", *RUN_FILES)
 _VERSIONED = ("torch", "transformers", "trl", "peft", "accelerate", "unsloth", "bitsandbytes")
 
 
@@ -191,15 +195,26 @@ def parity_prompts(eval_set: Any, count: int) -> list[list[dict[str, str]]]:
 
 
 def _prepare_run_dir(run_dir: Path, overwrite: bool) -> None:
+    """Makes `run_dir` ready for a new run, whose marker is the first thing written in it.
+
+    A finished run (its train_manifest.json is written last) is replaced only with
+    `overwrite`. An unfinished one, left by a run that was killed or failed, is ours and is
+    restarted: training starts over from the base model, so nothing in it is worth keeping.
+    """
     if run_dir.exists() and any(run_dir.iterdir()):
-        if not overwrite:
+        names = {p.name for p in run_dir.iterdir()}
+        if not names & {*_OURS, *(n + ".partial" for n in _OURS)}:
+            refusal = "refusing to delete it" if overwrite else "choose another --out"
+            raise UsageError(f"{run_dir} is not empty and holds no training run; {refusal}")
+        if "train_manifest.json" in names and not overwrite:
             raise UsageError(
-                f"{run_dir} is not empty; pass --overwrite to replace it, or choose another --out"
+                f"{run_dir} holds a finished run; pass --overwrite to replace it, or choose "
+                "another --out"
             )
-        if not any((run_dir / name).exists() for name in ("adapter", "checkpoints", *RUN_FILES)):
-            raise UsageError(f"{run_dir} holds no training run; refusing to delete it")
         shutil.rmtree(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
+    started = datetime.now(UTC).replace(microsecond=0).isoformat()
+    _write_json(run_dir / RUN_MARKER, {"fin_factory": __version__, "started_at": started})
 
 
 #: What metrics.json keeps of each training log line (the method's own figures included).

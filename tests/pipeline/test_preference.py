@@ -72,7 +72,7 @@ def test_every_rejected_answer_is_refused_by_the_verifiers_and_every_chosen_is_t
 def test_the_manifest_counts_the_pairs_and_the_card_offers_a_preference_config(made):
     from datasets import load_dataset
 
-    recipe, out = made
+    _recipe, out = made
     manifest = read_manifest(out)
     counts = manifest["preference"]
     assert sum(counts["splits"].values()) == sum(

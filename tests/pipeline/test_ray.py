@@ -257,7 +257,7 @@ def test_the_engine_option_sets_the_recipe_execution(
         seen.append(recipe.execution)
         return local_run[1]
 
-    monkeypatch.setattr("factory.cli.generate.run_generate", fake_generate)
+    monkeypatch.setattr("factory.pipeline.run.generate", fake_generate)
     path = write_recipe(MINIMAL + recipe_line)
     result = runner.invoke(app, ["generate", str(path), *option, "--out", str(tmp_path / "o")])
     assert result.exit_code == 0, result.output

@@ -267,3 +267,53 @@ def test_a_merge_that_diverges_from_its_adapter_fails_the_run_loudly(
     assert parity["passed"] is False and parity["max_abs_logit_diff"] > 1e-3
     manifest = json.loads((tmp_path / "run" / "train_manifest.json").read_text())
     assert manifest["parity"]["passed"] is False
+
+
+def _train_command(recipe: Path, dataset: Path, out: Path) -> list[str]:
+    return [
+        sys.executable, "-m", "factory.cli", "train", str(recipe), "--dataset", str(dataset),
+        "--out", str(out), "--max-steps", "4",
+    ]  # fmt: skip
+
+
+@pytest.mark.slow
+def test_a_run_killed_at_any_moment_restarts_with_the_same_command(
+    tiny_model, dataset, run, tmp_path
+):
+    import os
+    import signal
+    import time
+
+    recipe = _write(tmp_path, _recipe_text(tiny_model))
+    out = tmp_path / "run"
+    command = _train_command(recipe, dataset, out)
+    process = subprocess.Popen(
+        command, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = time.monotonic() + 300
+    while not (out / "train_run.json").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(1.0)  # loading the model or training: the run is well under way
+    os.killpg(process.pid, signal.SIGKILL)  # the process group, as Ctrl-\ or the OOM killer
+    process.wait()
+    assert not (out / "train_manifest.json").exists(), "the kill must land mid-run"
+
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = json.loads((out / "metrics.json").read_text())["train"]
+    reference = json.loads((run[0] / "metrics.json").read_text())["train"]
+    assert [row["step"] for row in rows] == [row["step"] for row in reference]
+    # The same run from the start (CPU kernels differ in the last digits between processes).
+    losses = [row["loss"] for row in rows]
+    assert losses == pytest.approx([row["loss"] for row in reference], rel=1e-2)
+    assert json.loads((out / "parity.json").read_text())["passed"]
+
+    # A finished run is not replaced without --overwrite; a folder that is not a run never is.
+    again = runner.invoke(app, command[3:])
+    assert again.exit_code == 2 and "finished run" in again.stderr
+    stranger = tmp_path / "stranger"
+    stranger.mkdir()
+    (stranger / "notes.txt").write_text("mine")
+    refused = runner.invoke(app, [*_train_command(recipe, dataset, stranger)[3:], "--overwrite"])
+    assert refused.exit_code == 2 and "holds no training run" in refused.stderr
+    assert (stranger / "notes.txt").exists()

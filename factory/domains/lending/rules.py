@@ -307,7 +307,8 @@ RULES: tuple[Rule, ...] = (
         applies="secured",
         gap="ltv_gap_to_max",
         supersedes=("LTV_ABOVE_REFER",),
-        prompt="Loan-to-value above {max_ltv_mortgage} for a mortgage or {max_ltv_auto} for an auto loan.",
+        prompt="Loan-to-value above {max_ltv_mortgage} for a mortgage or {max_ltv_auto} for an "
+        "auto loan.",
     ),
     _rule(
         "LOAN_TO_INCOME_ABOVE_MAX",
@@ -364,7 +365,8 @@ RULES: tuple[Rule, ...] = (
         "the high loan-to-value ratio",
         applies="secured",
         gap="ltv_gap_to_refer",
-        prompt="Loan-to-value above {refer_ltv_mortgage} for a mortgage or {refer_ltv_auto} for an auto loan.",
+        prompt="Loan-to-value above {refer_ltv_mortgage} for a mortgage or {refer_ltv_auto} for "
+        "an auto loan.",
     ),
     _rule(
         "LOAN_TO_INCOME_ABOVE_REFER",

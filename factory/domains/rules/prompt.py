@@ -36,7 +36,7 @@ def param_text(param: Param, quantities: Mapping[str, Quantity]) -> str:
     value = param.value
     quantity = quantities.get(param.quantity or "")
     unit = quantity.unit if quantity is not None else None
-    if isinstance(value, bool) or isinstance(value, str):
+    if isinstance(value, bool | str):
         return str(value).lower() if isinstance(value, bool) else repr(value)
     if unit == "fraction":
         return f"{round(value * 100, 2)}%"
@@ -91,6 +91,32 @@ class PolicyPrompt:
         if rule.applies is not None:
             text += f" (only when {self.expression(self._applies(rule))})"
         return text + "."
+
+    def view(self) -> dict[str, Any]:
+        """Everything a system prompt template reads, as plain data (templates are sandboxed
+        and get no objects): style, version, the compact text, each tier's rule sentences (all
+        rules, and the recipe's own), the recipe's derived quantities, the points-only rules
+        and the reason texts."""
+        table = self.table
+        tiers = [*table.tiers]
+        return {
+            "style": self.style,
+            "version": self.version,
+            "compact": self.compact(),
+            "lines": {tier: self.lines(tier) for tier in tiers},
+            "recipe_lines": {
+                tier: [self.rule_line(r) for r in table.tier_rules(tier) if r.source == "recipe"]
+                for tier in tiers
+            },
+            "has_recipe_rules": any(rule.source == "recipe" for rule in table.rules),
+            "recipe_quantities": self.recipe_quantities(),
+            "points_rules": [
+                (rule.code, rule.points, rule.text)
+                for rule in table.rules
+                if rule.outcome == table.default
+            ],
+            "reason_texts": table.reason_texts(),
+        }
 
     def recipe_quantities(self) -> list[tuple[str, str]]:
         """(label, how it is computed) of each derived quantity the recipe added."""
