@@ -29,6 +29,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from factory.domains.rules.interpret import row_values
 from factory.output import parse_output
 from factory.pipeline.prompts import prompt_builder
 from factory.recipe import load_recipe
@@ -86,7 +87,7 @@ def mutation_table(name: str, n: int, show: int) -> list[tuple[str, ...]]:
     for text, row, prompt in _cases(recipe, n, shard=900):
         if not _verify(recipe, table, text, row, prompt, TODAY).ok:
             continue
-        example = Example(text, row, prompt, table, table.row_values(row))
+        example = Example(text, row, prompt, table, row_values(table, row))
         for split in SPLITS:
             for alt in alterations(example, rng, split):
                 today = _verify(recipe, table, alt.text, row, prompt, TODAY).ok

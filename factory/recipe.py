@@ -40,10 +40,23 @@ from factory.domains.rules.expr import RuleError, suggest
 from factory.domains.rules.extend import has_extensions, spaced
 from factory.domains.rules.spec import InputSpec
 from factory.errors import RecipeError, UsageError
-from factory.verify import DATASET_VERIFIERS, VERIFIER_ORDER
 
 RECIPES_DIR = Path(__file__).resolve().parent.parent / "recipes"
 
+#: Per-example verifiers, in the order they run (factory.verify runs them; the first failure
+#: names the rejection); a recipe's `filters.verifiers` picks among these and "dedup", which
+#: runs over the whole dataset instead.
+VERIFIER_ORDER = (
+    "format",
+    "decision",
+    "reasons",
+    "pii",
+    "numbers",
+    "claims",
+    "grounding",
+    "length",
+)
+DATASET_VERIFIERS = ("dedup",)
 #: Every verifier a recipe may select: the per-example ones in the order they run, then dedup.
 VERIFIERS = VERIFIER_ORDER + DATASET_VERIFIERS
 #: grounding: answers about documents are checked against the passage they cite; a domain

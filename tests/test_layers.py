@@ -21,7 +21,8 @@ PACKAGE = Path(factory.__file__).resolve().parent
 #: domains).
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("cli", ("factory.cli",)),
-    ("workflow", ("factory.workflow",)),
+    # The service runs trained models (it reads evaluation's drift baseline): beside workflow.
+    ("workflow", ("factory.workflow", "factory.serve")),
     (
         "publish/evaluate/train",
         (
@@ -30,6 +31,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "factory.train",
             "factory.cards",
             "factory.inspect",
+            "factory.rewards",
         ),
     ),
     ("pipeline", ("factory.pipeline",)),

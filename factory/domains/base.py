@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import UnionType
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar, NamedTuple, Union, get_args, get_origin
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Union, get_args, get_origin
 
 from pydantic import (
     BaseModel,
@@ -31,6 +31,7 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from factory.domains.fact import Fact
 from factory.domains.rules.extend import EXTENSION_FIELDS
 from factory.domains.rules.spec import InputSpec, QuantitySpec, RuleSpec
 
@@ -48,71 +49,6 @@ if TYPE_CHECKING:
 #: The pydantic validation context key set while a recipe *file* is validated: fields that only
 #: fin-factory itself may set (a run's prepared paths) refuse values from it.
 FROM_RECIPE_FILE = "from_recipe_file"
-
-
-class _FactValue(NamedTuple):
-    value: float
-    percent: bool = False
-
-
-class Fact(_FactValue):
-    """A number an explanation may cite.
-
-    A (value, percent) pair, as before rule tables: code that unpacks, compares or builds it
-    from two values keeps working. A fact from a rule table also knows what it is a number of
-    (read-only attributes beside the tuple; None / () when unknown).
-
-    Attributes:
-        value: the exact value the engine computed.
-        percent: True when the value is a fraction that text may show as a percentage
-            (0.4312 may be cited as 43.1% or 0.43).
-        quantity: the quantity it is the value of, the threshold of, or the gap of ("dti").
-        unit: that quantity's unit ("fraction", "money", ...).
-        aliases: the words a text may use for it (label first).
-        role: "value", "threshold" or "gap".
-    """
-
-    # (quantity, unit, aliases, role), shared between the facts of one table entry.
-    _meta: tuple[str | None, str | None, tuple[str, ...], str | None] = (None, None, (), None)
-
-    def __new__(
-        cls,
-        value: float,
-        percent: bool = False,
-        quantity: str | None = None,
-        unit: str | None = None,
-        aliases: tuple[str, ...] = (),
-        role: str | None = None,
-    ) -> Fact:
-        fact = tuple.__new__(cls, (value, percent))
-        if quantity is not None:
-            fact._meta = (quantity, unit, tuple(aliases), role)
-        return fact
-
-    @classmethod
-    def described(
-        cls, value: float, percent: bool, meta: tuple[str, str, tuple[str, ...], str]
-    ) -> Fact:
-        """A fact with its (quantity, unit, aliases, role) tuple (the facts' fast path)."""
-        fact = tuple.__new__(cls, (value, percent))
-        fact._meta = meta
-        return fact
-
-    @property
-    def quantity(self) -> str | None:
-        return self._meta[0]
-
-    @property
-    def unit(self) -> str | None:
-        return self._meta[1]
-
-    @property
-    def aliases(self) -> tuple[str, ...]:
-        return self._meta[2]
-
-    @property
-    def role(self) -> str | None:
-        return self._meta[3]
 
 
 class StrictNumbers(BaseModel):

@@ -45,6 +45,7 @@ import polars as pl
 import xxhash
 
 from factory.dataset import PREFERENCE_DIR, SPLITS
+from factory.domains.rules.interpret import row_values
 from factory.recipe import RecipeBase
 from factory.teachers.base import row_seed
 from factory.verify import Verdict, mutations
@@ -119,7 +120,7 @@ class _Judge(CaseVerifier):
             row=row,
             prompt=_user(messages) or "",
             table=self.table,
-            values=self.table.row_values(row),
+            values=row_values(self.table, row),
         )
         found = mutations.label_alterations(example, rng)
         for split in mutations.SPLITS:

@@ -31,6 +31,7 @@ from typing import Any
 from factory.domains._documents import Grounding
 from factory.domains.base import Fact
 from factory.output import parse_output
+from factory.recipe import DATASET_VERIFIERS, VERIFIER_ORDER
 from factory.verify.claims import check_claims
 from factory.verify.grounding import check_grounding
 from factory.verify.labels import check_decision, check_reasons
@@ -38,19 +39,8 @@ from factory.verify.length import check_length
 from factory.verify.numbers import FactTable, _cited, _read
 from factory.verify.pii import find_pii
 
-#: Per-example verifiers, in the order they run; a recipe's `filters.verifiers` picks among
-#: these and "dedup", which runs over the whole dataset instead.
-VERIFIER_ORDER = (
-    "format",
-    "decision",
-    "reasons",
-    "pii",
-    "numbers",
-    "claims",
-    "grounding",
-    "length",
-)
-DATASET_VERIFIERS = ("dedup",)
+# The verifier names (per example, in the order they run, then dataset-wide) belong to the
+# recipe schema, which lists them for `filters.verifiers`: factory.recipe.
 _CHECKS = frozenset(VERIFIER_ORDER + DATASET_VERIFIERS)
 
 

@@ -20,6 +20,7 @@ from factory.domains.fraud import writer as _writer
 from factory.domains.fraud.policy import HIGH_RISK_CATEGORIES, REASON_TEXTS, FraudPolicy
 from factory.domains.fraud.profiles import FraudDistribution
 from factory.domains.fraud.rules import builtin_table
+from factory.domains.rules.engine import compiled
 from factory.domains.rules.facts import table_facts
 
 
@@ -99,7 +100,7 @@ class FraudDomain(Domain):
     def decide(self, profiles: pl.DataFrame, policy: PolicyBase) -> pl.DataFrame:
         """Scores and labels transactions with the compiled rule table
         (factory.domains.fraud.rules)."""
-        return self.rule_table(policy).decide(profiles)
+        return compiled(self.rule_table(policy)).decide(profiles)
 
 
 DOMAIN = FraudDomain()

@@ -18,6 +18,7 @@ from factory.domains.lending.policy import LendingPolicy
 from factory.domains.lending.profiles import LendingDistribution, synthesize
 from factory.domains.lending.rules import REASON_TEXTS, builtin_table
 from factory.domains.lending.writer import write_decision_cot
+from factory.domains.rules.engine import compiled
 
 
 class LendingDomain(Domain):
@@ -80,7 +81,7 @@ class LendingDomain(Domain):
 
     def decide(self, profiles: pl.DataFrame, policy: PolicyBase) -> pl.DataFrame:
         """Labels applicants with the compiled rule table (factory.domains.lending.rules)."""
-        return self.rule_table(policy).decide(profiles)
+        return compiled(self.rule_table(policy)).decide(profiles)
 
 
 DOMAIN = LendingDomain()

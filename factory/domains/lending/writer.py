@@ -20,6 +20,7 @@ from factory.domains._text import money, num, pct, plural
 from factory.domains.lending.policy import LendingPolicy
 from factory.domains.rules import RuleTable
 from factory.domains.rules.facts import fact_values
+from factory.domains.rules.interpret import applicable_rules
 from factory.domains.rules.text import article, fired_codes, quantity_sentences, show_gap
 from factory.output import render_output
 
@@ -283,7 +284,7 @@ def write_decision_cot(row: Mapping[str, Any], policy: LendingPolicy, rng: rando
 
 
 def _applicable(table: RuleTable, row: Mapping[str, Any]) -> set[str]:
-    return {rule.code for rule in table.applicable_rules(row)}
+    return {rule.code for rule in applicable_rules(table, row)}
 
 
 def _affordability(v: dict[str, float], rng: random.Random) -> str:

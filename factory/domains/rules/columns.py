@@ -15,14 +15,16 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Collection, Mapping
-from typing import Annotated, Any, Literal, Union
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
-import numpy as np
-import polars as pl
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from factory.domains.rules.expr import RuleError, parse, to_polars
 from factory.domains.rules.spec import Unit
+
+if TYPE_CHECKING:
+    import numpy as np
+    import polars as pl
 
 #: A sampler parameter: one number, or (with `by:`) a number per value of the by-column.
 Number = float | dict[str, float]
@@ -343,12 +345,17 @@ def _bad_parameter(spec: _Numeric, param: str, value: float) -> str | None:
 
 
 def _stream(seed: int, shard: int, name: str) -> np.random.Generator:
+    import numpy as np
+
     # The name, not the position, picks the stream: a new column never moves another's draws.
     digest = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "little")
     return np.random.default_rng(np.random.SeedSequence([seed, shard, 0xC01, digest]))
 
 
 def _parameter(frame: pl.DataFrame, by: str | None, number: Number) -> np.ndarray | float:
+    import numpy as np
+    import polars as pl
+
     if not isinstance(number, dict):
         return float(number)
     assert by is not None  # checked by check_columns
@@ -369,6 +376,9 @@ def sample_columns(
     locale: str,
 ) -> pl.DataFrame:
     """`frame` with the recipe's columns added, in order (each sees the ones before it)."""
+    import numpy as np
+    import polars as pl
+
     n = frame.height
     for name, spec in columns.items():
         rng = _stream(seed, shard, name)
@@ -398,6 +408,9 @@ def sample_columns(
 
 
 def _numeric(frame: pl.DataFrame, spec: _Numeric, rng: np.random.Generator, n: int) -> pl.Series:
+    import numpy as np
+    import polars as pl
+
     p = {k: _parameter(frame, spec.by, v) for k, v in spec.numbers().items()}
     values: np.ndarray
     if isinstance(spec, NormalColumn):
@@ -424,6 +437,8 @@ def _numeric(frame: pl.DataFrame, spec: _Numeric, rng: np.random.Generator, n: i
 
 
 def _kind(dtype: pl.DataType) -> str:
+    import polars as pl
+
     if dtype == pl.Boolean:
         return "bool"
     if dtype in (pl.String, pl.Categorical) or isinstance(dtype, pl.Enum):

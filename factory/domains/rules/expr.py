@@ -21,9 +21,10 @@ import difflib
 import math
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import polars as pl
+if TYPE_CHECKING:
+    import polars as pl
 
 from factory.domains.rules.model import Helper
 
@@ -300,12 +301,15 @@ def round_expr(expr: pl.Expr, digits: int) -> pl.Expr:
     """numpy's round (half to even at `digits` decimals): polars' own round agrees with
     np.round, where scaling by hand does not (polars divides by a constant as a multiplication
     by its reciprocal, one bit off in about one value in a hundred)."""
+
     return expr.round(digits)
 
 
 def literal(value: Any) -> pl.Expr:
     """A constant as a polars literal; whole numbers as Int64, the dtype of integer columns,
     so integer arithmetic over columns and constants stays Int64 (polars' default is Int32)."""
+    import polars as pl
+
     if isinstance(value, int) and not isinstance(value, bool):
         return pl.lit(value, dtype=pl.Int64)
     return pl.lit(value)
@@ -325,6 +329,8 @@ def exact_divisor(expr: pl.Expr) -> pl.Expr:
     polars divides by a scalar as a multiplication by its reciprocal (one bit off for a third
     of values); a divisor broadcast to a column takes the exact element-wise division.
     """
+    import polars as pl
+
     return pl.int_range(pl.len()).cast(pl.Float64) * 0.0 + expr.cast(pl.Float64)
 
 
@@ -342,6 +348,8 @@ def to_polars(
         helpers: the table's helper functions.
         constants: names whose `ref` is a literal (params), so divisions by them stay exact.
     """
+    import polars as pl
+
     helpers = helpers or {}
 
     def go(n: Node) -> pl.Expr:

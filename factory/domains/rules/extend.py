@@ -20,7 +20,6 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
-from factory.domains.rules.engine import Compiled
 from factory.domains.rules.expr import RuleError, suggest
 from factory.domains.rules.model import OPS, Param, Quantity, Rule, RuleTable
 
@@ -102,6 +101,8 @@ def extend_table(table: RuleTable, policy: Any) -> RuleTable:
         if base is None:
             return f"{kind}.{name}.{field}"
         return base if base.startswith("profiles.") else f"{base}.{field}"
+
+    from factory.domains.rules.engine import Compiled
 
     Compiled(extended, path_of)  # checks names, types, cycles; raises RuleError
     return extended

@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from factory.domains.base import Fact
+from factory.domains.fact import Fact
 from factory.domains.rules.engine import compiled
 from factory.domains.rules.expr import round_value, to_python
 from factory.domains.rules.model import Quantity, RuleTable

@@ -11,9 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import polars as pl
+if TYPE_CHECKING:
+    import polars as pl
 
 #: The closed set of units a quantity may have; the unit says how text shows the value.
 UNITS: frozenset[str] = frozenset(
@@ -258,26 +259,3 @@ class RuleTable:
     def param_values(self) -> dict[str, Any]:
         """Param name -> value."""
         return {name: param.value for name, param in self.params.items()}
-
-    def row_values(self, row: Mapping[str, Any]) -> dict[str, Any]:
-        """Every quantity's value for one labelled row, plus every param's value.
-
-        Pure Python, per row (for verifiers): inputs are read from the row, derived quantities
-        the engine wrote are read from the row too, and helper quantities (output=False) are
-        computed. Missing values are None.
-        """
-        from factory.domains.rules.interpret import row_values
-
-        return row_values(self, row)
-
-    def applicable_rules(self, row: Mapping[str, Any]) -> list[Rule]:
-        """The rules considered for this row (their `applies` holds), in severity order."""
-        from factory.domains.rules.interpret import applicable_rules
-
-        return applicable_rules(self, row)
-
-    def decide(self, profiles: pl.DataFrame) -> pl.DataFrame:
-        """Labels `profiles` with the compiled engine (compiled once per table, then cached)."""
-        from factory.domains.rules.engine import compiled
-
-        return compiled(self).decide(profiles)

@@ -131,7 +131,7 @@ def test_compiled_engine_equals_the_row_by_row_interpretation(rows: list, policy
         schema_overrides={"months_since_bankruptcy": pl.Int64, "collateral_value": pl.Float64},
     )
     table = DOMAIN.rule_table(policy)
-    labelled = table.decide(frame).to_dicts()
+    labelled = compiled(table).decide(frame).to_dicts()
     for row, got in zip(rows, labelled, strict=True):
         slow = interpret_row(table, row)
         for name, value in slow.items():
@@ -170,7 +170,7 @@ def _table(**changes: object) -> RuleTable:
 
 def test_a_domain_free_table_compiles_and_decides() -> None:
     frame = pl.DataFrame({"amount": [10.0, 60.0], "channel": ["web", "pos"]})
-    out = _table().decide(frame)
+    out = compiled(_table()).decide(frame)
     assert out["decision"].to_list() == ["allow", "block"]
     assert out["double"].to_list() == [20.0, 120.0]
 

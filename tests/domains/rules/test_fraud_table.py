@@ -135,7 +135,7 @@ def _same(a: object, b: object) -> bool:
 @given(st.lists(_transaction(), min_size=1, max_size=40), _policies)
 def test_compiled_fraud_engine_equals_the_row_by_row_interpretation(rows: list, policy) -> None:
     table = DOMAIN.rule_table(policy)
-    labelled = table.decide(pl.DataFrame(rows)).to_dicts()
+    labelled = compiled(table).decide(pl.DataFrame(rows)).to_dicts()
     for row, got in zip(rows, labelled, strict=True):
         slow = interpret_row(table, row)
         for name, value in slow.items():
@@ -176,7 +176,7 @@ def _scored(**changes: object) -> RuleTable:
 
 def test_a_scored_table_ranks_reasons_by_decisive_tier_then_points() -> None:
     frame = pl.DataFrame({"a": [0.0, 1.0, 11.0, 1.0], "b": [0.0, 1.0, 1.0, 0.0]})
-    out = _scored().decide(frame)
+    out = compiled(_scored()).decide(frame)
     assert out["score"].to_list() == [0, 13, 13, 5]
     assert out["score"].dtype == pl.Int64
     assert out["decision"].to_list() == ["go", "hold", "stop", "go"]
