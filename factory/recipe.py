@@ -376,7 +376,7 @@ class PreferenceConfig(_Section):
         1, ge=1, le=16, description="Rejected answers made for each kept example."
     )
     sources: list[Literal["rejects", "corruptions"]] = Field(
-        default_factory=lambda: ["rejects", "corruptions"],
+        default_factory=lambda: ["rejects", "corruptions"],  # type: ignore[arg-type]
         min_length=1,
         description="rejects: what the teacher wrote and the verifiers refused, against the "
         "template teacher's verified answer to the same prompt; corruptions: the verified answer "

@@ -58,7 +58,7 @@ def plan_documents(recipe: RecipeBase, out_dir: Path) -> tuple[RecipeBase, Corpu
     """
     settings = domain_settings(recipe)
     domain = recipe.domain_impl
-    seed = recipe.profiles.seed  # type: ignore[attr-defined]
+    seed = recipe.profiles.seed
     pattern = getattr(settings, "documents", None)
     if settings is None:
         return recipe, None

@@ -145,10 +145,10 @@ def finalize(
         files=_file_hashes(staging),
         preference=preference.to_json() if preference is not None else None,
     )
-    report = out_dir / "documents" / "report.json"
-    if report.exists():
+    documents = out_dir / "documents" / "report.json"
+    if documents.exists():
         # What reading the documents found: passages and PII removed per file, files skipped.
-        manifest["documents"] = json.loads(report.read_text(encoding="utf-8"))
+        manifest["documents"] = json.loads(documents.read_text(encoding="utf-8"))
     card = render_first_dataset_card(recipe, manifest)
     (staging / "README.md").write_text(card, encoding="utf-8")
     _publish_staging(staging, out_dir)

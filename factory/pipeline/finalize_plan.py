@@ -84,7 +84,7 @@ class FinalizePlan:
             sizes=tuple(s.size for s in shards),
             rows=rows,
             subject=recipe.domain_impl.subject_column,
-            seed=recipe.profiles.seed,  # type: ignore[attr-defined]
+            seed=recipe.profiles.seed,
             ranks={label: i for i, label in enumerate(recipe.domain_impl.labels)},
             dedup="dedup" in recipe.filters.verifiers,
             threshold=threshold,
@@ -93,9 +93,9 @@ class FinalizePlan:
             exact_parts=partitions_for(rows, EXACT_RECORDS),
             subject_parts=partitions_for(rows, SUBJECT_RECORDS),
             pair_ranges=partitions_for(rows, PAIR_RANGE_ROWS),
-            id_prefix=f"{recipe.name}-s{recipe.profiles.seed}-",  # type: ignore[attr-defined]
-            domain=recipe.domain,  # type: ignore[attr-defined]
-            task=recipe.task,  # type: ignore[attr-defined]
+            id_prefix=f"{recipe.name}-s{recipe.profiles.seed}-",
+            domain=recipe.domain,
+            task=recipe.task,
         )
 
     @property

@@ -227,8 +227,8 @@ def _from_rejects(
     frame = frame.filter(
         pl.col("generation").is_not_null() & ~pl.col("reject_reason").is_in(list(_NOT_NEGATIVES))
     )
-    task = judge.domain.tasks[recipe.task]  # type: ignore[attr-defined]
-    seed = recipe.profiles.seed  # type: ignore[attr-defined]
+    task = judge.domain.tasks[recipe.task]
+    seed = recipe.profiles.seed
     subject_column = judge.domain.subject_column
     for row in frame.iter_rows(named=True):
         index = int(str(row["id"]).rsplit("-", 1)[-1])

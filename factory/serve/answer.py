@@ -103,8 +103,8 @@ class AnswerPath:
     ) -> None:
         self.recipe = recipe
         self.domain = recipe.domain_impl
-        self.task = self.domain.tasks[recipe.task]  # type: ignore[attr-defined]
-        self.policy = recipe.policy  # type: ignore[attr-defined]
+        self.task = self.domain.tasks[recipe.task]
+        self.policy = recipe.policy
         self.settings = settings or recipe.serve or ServeConfig()
         self.model = model
         self.base = base
@@ -215,7 +215,7 @@ class AnswerPath:
             dict(zip(parsed.reasons, parsed.reason_texts, strict=True)),
             answer=polished,
         )
-        verdict = self._verify(combined, row)
+        verdict = self.verifier.verdict(combined, row)
         if not paragraph or not verdict.ok:
             out.status, out.fallback, out.verified = NEEDS_REVIEW, "verification", False
             out.verdict = f"polish:{verdict.reason or 'format'}"

@@ -39,7 +39,7 @@ class CaseBase(BaseModel):
 def case_sample(recipe: RecipeBase) -> pl.DataFrame:
     """Profiles drawn with the recipe's settings, only the case columns."""
     domain = recipe.domain_impl
-    profiles = recipe.profiles  # type: ignore[attr-defined]
+    profiles = recipe.profiles
     frame = domain.synthesize(
         _SAMPLE_SHARD.size,
         seed=profiles.seed,
@@ -47,7 +47,7 @@ def case_sample(recipe: RecipeBase) -> pl.DataFrame:
         offset=_SAMPLE_SHARD.offset,
         locale=profiles.locale,
         distribution=profiles.distribution,
-        policy=recipe.policy,  # type: ignore[attr-defined]
+        policy=recipe.policy,
         boundary_fraction=profiles.boundary_fraction,
     )
     return frame.drop([c for c in domain.latent_columns if c in frame.columns])

@@ -48,7 +48,7 @@ class Deployment:
 
     @property
     def two_step(self) -> bool:
-        task = self.recipe.domain_impl.tasks[self.recipe.task]  # type: ignore[attr-defined]
+        task = self.recipe.domain_impl.tasks[self.recipe.task]
         return task.polish is not None
 
 

@@ -81,7 +81,7 @@ class Service:
             "base_model": identity.base,
             "recipe": recipe.name,
             "recipe_sha256": recipe.content_hash(),
-            "policy_version": self.domain.policy_version(recipe.policy),  # type: ignore[attr-defined]
+            "policy_version": self.domain.policy_version(recipe.policy),
             "fin_factory": __version__,
             **identity.extra,
         }

@@ -162,6 +162,7 @@ def build_trainer(
         "processing_class": tokenizer,
         "callbacks": callbacks,
     }
+    trainer: Any
     if config.method == "dpo":
         from trl import DPOTrainer
 
@@ -176,7 +177,7 @@ def build_trainer(
         rewards = verifier_rewards(recipe)
         trainer = GRPOTrainer(
             **common,
-            reward_funcs=list(rewards.functions),
+            reward_funcs=list(rewards.functions),  # type: ignore[arg-type]
             args=grpo_config(config, run_dir, max_steps, cuda, list(rewards.weights)),
         )
     else:

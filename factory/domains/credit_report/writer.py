@@ -90,7 +90,7 @@ def change_lists(answer: str) -> str:
     The two-step serving path gives the base model these lists alone, so its paragraph can only
     repeat changes the fine-tuned model listed (and the verifiers checked).
     """
-    kept = []
+    kept: list[str] = []
     for line in answer.strip().splitlines():
         text = line.strip()
         if text in ("Good:", "Bad:") or (kept and text.startswith("- ")):

@@ -179,9 +179,9 @@ class PolicyPrompt:
                 condition = self.expression(rc.when)
                 if rc.applies is not None:
                     condition = f"{self.expression(rc.applies)}: {condition}"
-                text = texts.get(rc.rule.code)
+                reason = texts.get(rc.rule.code)
                 line = f"- {rc.rule.code} ({condition})"
-                parts.append(f"{line}: {text}" if text else line)
+                parts.append(f"{line}: {reason}" if reason else line)
         parts.append(
             f"else {table.default}. Comparisons strict as written; ~N: rounded to N decimals "
             "first; a missing value fails."
