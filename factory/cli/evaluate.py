@@ -41,6 +41,7 @@ def evaluate(
 ) -> None:
     """Decision quality, reasons, faithfulness, summaries and fairness; greedy decoding."""
     from factory.errors import UsageError
+    from factory.evaluate.knowledge import REPORT_SECTION
     from factory.evaluate.run import evaluate as run_evaluate
     from factory.evaluate.run import write_report
 
@@ -69,8 +70,8 @@ def evaluate(
         )
     write_report(report, output)
     out.print(comparison_table(report))
-    if "knowledge" in report:
-        out.print(knowledge_table(report["knowledge"]))
+    if REPORT_SECTION in report:
+        out.print(knowledge_table(report[REPORT_SECTION]))
     err.print(f"report: {output}", markup=False)
 
 

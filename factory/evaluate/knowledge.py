@@ -32,6 +32,10 @@ TOP_K = 3
 Generate = Callable[..., list[str]]
 
 
+#: The section of eval.json holding the three-way comparison on a grounded Q&A dataset.
+REPORT_SECTION = "knowledge"
+
+
 def compare(
     model: str,
     baseline: str | None,

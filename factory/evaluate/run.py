@@ -33,6 +33,7 @@ from factory.evaluate.fairness import (
     mention_audit,
 )
 from factory.evaluate.generation import BACKENDS, generate_answers, perplexity
+from factory.evaluate.knowledge import REPORT_SECTION
 from factory.evaluate.metrics import (
     decision_metrics,
     faithfulness,
@@ -134,7 +135,7 @@ def evaluate(
             )
         ),
         **results,
-        **({"knowledge": jsonable(knowledge)} if knowledge is not None else {}),
+        **({REPORT_SECTION: jsonable(knowledge)} if knowledge is not None else {}),
         "versions": _versions(),
     }
     report["model_index"] = model_index_results(

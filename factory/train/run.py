@@ -87,8 +87,9 @@ def train(
     if config is None:
         raise UsageError(f"recipe {recipe.name!r} has no train: section")
     base, parent = _starting_model(config, base_model)
-    _prepare_run_dir(run_dir, overwrite)
+    # The dataset first: one that cannot be trained on leaves no run folder behind.
     train_set, eval_set, dataset_manifest = _splits(config, dataset_dir)
+    _prepare_run_dir(run_dir, overwrite)
     backend = select_backend(config.backend)
     started = time.perf_counter()
     model, tokenizer = backend.load(base, config)

@@ -159,7 +159,8 @@ def test_same_recipe_and_seed_give_byte_identical_data(lending_run, tmp_path):
 
 
 def test_rejects_keep_reason_and_raw_output(write_recipe, tmp_path):
-    path = write_recipe(MINIMAL + "filters:\n  max_seq_length: 40\n")
+    # Every row is rejected: min_kept_fraction 0 lets the run finish to show the rejects.
+    path = write_recipe(MINIMAL + "filters:\n  max_seq_length: 40\n  min_kept_fraction: 0\n")
     result = generate(load_recipe(path), tmp_path / "out")
     assert result.final.kept == 0
     rejects = read_rejects(tmp_path / "out")
@@ -408,9 +409,12 @@ def test_a_failing_prompt_reading_teacher_loses_no_row(write_recipe, tmp_path, m
     from tests.pipeline.canned import CannedTeacher
 
     monkeypatch.setattr(run_module, "build_teacher", lambda recipe: CannedTeacher())
+    monkeypatch.setattr(run_module, "probe_servers", lambda recipe: None)  # no server at all
     recipe = load_recipe(write_recipe(MINIMAL)).with_teacher(
         backend="openai", model="m", base_url="http://127.0.0.1:9/v1"
     )
+    # Every row is rejected: min_kept_fraction 0 lets the run finish to show the rejects.
+    recipe = recipe.overridden({"filters.min_kept_fraction": 0})
     result = generate(recipe, tmp_path / "out")
     rejects = read_rejects(tmp_path / "out")
     assert result.final.kept == 0 and rejects.height == 300

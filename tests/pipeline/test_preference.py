@@ -99,6 +99,7 @@ def test_a_teachers_refused_answers_become_pairs_against_the_template_answer(tmp
     from tests.pipeline.canned import ApprovingTeacher
 
     monkeypatch.setattr(run_module, "build_teacher", lambda recipe: ApprovingTeacher())
+    monkeypatch.setattr(run_module, "probe_servers", lambda recipe: None)  # a canned teacher
     (tmp_path / "recipe.yaml").write_text(
         RECIPE.replace("negatives_per_example: 2", "sources: [rejects]")
     )

@@ -250,6 +250,11 @@ class _Reader:
         names = tuple(q for q in entry.quantities if self._compatible(token, q))
         if not names:
             return "free"
+        before = clause[bound - 1].entry if bound > 0 else None
+        if before is not None and before.limit:
+            # "the min credit score is 620", "the maximum DTI of 43%": the limit, by its name.
+            self._step(_Reader._threshold, token, names, _tier_of_limit(clause[bound - 1]))
+            return "threshold"
         if _open_ended(clause, i):
             # "at 6 standard deviations or more": a limit of the quantity, not its value.
             self._step(_Reader._threshold, token, names, None)
@@ -482,6 +487,8 @@ class _Reader:
             return  # "2 delinquencies": a count, checked as a number
         if i + 1 < len(clause) and clause[i + 1].kind == NUMBER:
             return  # "late payments 0": a count
+        if i + 2 < len(clause) and clause[i + 1].text in _COPULAS and clause[i + 2].kind == NUMBER:
+            return  # "the delinquencies 2y is 0": a count, checked as a number
         nxt = clause[i + 1] if i + 1 < len(clause) else None
         if nxt is not None and nxt.entry is not None and nxt.entry.limit is not None:
             return  # "the delinquency review level": names a rule's limit
@@ -682,6 +689,10 @@ def _clauses(sentence: list[Token]) -> list[list[Token]]:
             continue
         out[-1].append(token)
     return [clause for clause in out if clause]
+
+
+#: Words between a quantity's name and its value ("the delinquencies 2y is 0").
+_COPULAS = frozenset({"is", "was", "are", "were", "of", "at", "stands", "equals"})
 
 
 def _names(entry: Any) -> tuple[str, ...]:

@@ -163,7 +163,11 @@ class Vocabulary:
         self.depends = {name: frozenset(found | {name}) for name, found in inputs.items()}
         for q in table.quantities.values():
             for phrase in dict.fromkeys(
-                v for name in (q.label, *q.aliases) for v in _number_forms(name)
+                # The quantity's own name, spaced, too: a teacher shown "months_since_bankruptcy"
+                # writes "months since bankruptcy" (the longest phrase wins over "bankruptcy").
+                v
+                for name in (q.label, *q.aliases, q.name.replace("_", " "))
+                for v in _number_forms(name)
             ):
                 if _split(phrase):
                     e = self._entry(phrase)
@@ -179,6 +183,19 @@ class Vocabulary:
                 for phrase in words:
                     e = self._entry(phrase)
                     e.category = (*e.category, (q.name, value))
+        # The other names of the facts a teacher is shown (a gap, "score_gap_to_min"; a
+        # threshold, "deny_delinquencies_2y"), spaced:
+        # a number after one is that fact, which the numbers check vouches for; without the
+        # phrase, "min" alone would read the gap as a limit of the credit score.
+        # A reason's adverse-action text quoted in the reasoning ("... many cash deposits just
+        # under the currency transaction reporting threshold decides it on its own") names the
+        # rule; its words ("under") are not a comparison of the case's numbers.
+        for text in table.reason_texts().values():
+            if len(_split(text)) > 1:
+                self._entry(text)
+        for name in (*(rule.gap for rule in table.rules if rule.gap), *table.params):
+            if _split(name.replace("_", " ")):
+                self._entry(name.replace("_", " "))
         # A quantity's limits: the thresholds of the rules on it, and the params declared as
         # its thresholds (a points mark no rule compares with directly).
         for rule in table.rules:
