@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import random
 import re
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -551,15 +552,27 @@ def _reason_text(way: str) -> Any:
 def _alias(example: Example, rng: random.Random) -> str | None:
     """A quantity's label replaced by one of its aliases (or the reverse)."""
     reasoning = _parts(example.text)[0]
+    quantities = example.table.quantities.values()
+    # A name two quantities share ("velocity": the count and its points) says which one only
+    # in context, and a name holding a present word ("new device" for "device") states a fact:
+    # swapping either is not a correct rewrite.
+    owners = Counter(name.lower() for q in quantities for name in dict.fromkeys(_names(q)))
     spans = []
-    for q in example.table.quantities.values():
+    for q in quantities:
         names = _names(q)
+        stating = [w.lower() for w in (*q.present_words, *q.absent_words)]
         for name in names:
+            if owners[name.lower()] > 1:
+                continue
             for m in re.finditer(rf"(?i)(?<![\w-]){re.escape(name)}(?![\w-])", reasoning):
                 others = [
                     n
                     for n in names
-                    if n.lower() != name.lower() and len(n) > 3 and not any(c.isdigit() for c in n)
+                    if n.lower() != name.lower()
+                    and len(n) > 3
+                    and not any(c.isdigit() for c in n)
+                    and owners[n.lower()] == 1
+                    and not any(w in n.lower() for w in stating)
                 ]
                 spans.append((m, others))
     # A name inside a longer name ("income" in "monthly income") is not that quantity's.

@@ -32,7 +32,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeGuard
 
-from factory.verify.claims.vocab import COMMA, NUMBER, PAREN, WORD, Token, Vocabulary
+from factory.verify.claims.vocab import COLON, COMMA, NUMBER, PAREN, WORD, Token, Vocabulary
 from factory.verify.numbers import _read
 
 _LINKS = frozenset(
@@ -80,6 +80,14 @@ _COMPLEMENT = frozenset(
     {"in", "of", "per", "within", "during", "at", "from", "for", "than", "to", "against", "on"}
 )
 _DEFINES = frozenset({"runs", "starts", "begins", "ends", "spans", "covers", "lasts", "from"})
+_FLIPPED = frozenset({">", ">=", "<", "<="})
+#: Words before a comparison that make it a definition ("new means under 30 days").
+_DEFINITION = frozenset({"means", "defined", "counts", "qualifies"})
+#: Nouns after a present word that make the phrase a rule's name ("the overnight window").
+_RULE_NOUNS = frozenset(
+    {"window", "windows", "hours", "period", "range", "rule", "rules", "check", "checks",
+     "signal", "signals", "test", "criterion", "criteria", "points", "definition"}
+)  # fmt: skip
 _PRONOUNS = frozenset({"that", "it", "this", "which", "these", "those", "they", "its"})
 
 
@@ -151,8 +159,8 @@ class _Reader:
             steps, slots, carry = plan
             if not steps:
                 continue
-            for token, fields in zip(slots, found, strict=True):
-                token.number = fields
+            for token, j in slots:
+                token.number = found[j]
             self._sentence = sentence.strip()
             for step, args in steps:
                 step(self, *args)
@@ -160,7 +168,7 @@ class _Reader:
 
     def _plan(
         self, sentence: str, offset: int, numbers: list[Any], carry: tuple[str, ...]
-    ) -> tuple[list[Any], list[Token], tuple[str, ...]]:
+    ) -> tuple[list[Any], list[tuple[Token, int]], tuple[str, ...]]:
         """The checks a sentence asks for (run later on each case's values), its number
         tokens, and the quantity the next sentence may refer back to."""
         shifted = [(*f[:4], f[4] - offset, f[5] - offset, f[6]) for f in numbers]
@@ -168,7 +176,10 @@ class _Reader:
         self._steps: list[Any] = []
         for clause in _clauses(tokens):
             carry = self._clause(clause, carry)
-        slots = [t for t in tokens if t.kind == NUMBER]
+        # Each number token with the index of its number (a number inside a quantity's name,
+        # "the past 30 days", is no token).
+        index = {id(fields): j for j, fields in enumerate(shifted)}
+        slots = [(t, index[id(t.number)]) for t in tokens if t.kind == NUMBER]
         return self._steps, slots, carry
 
     def _step(self, method: Any, *args: Any) -> None:
@@ -325,8 +336,24 @@ class _Reader:
             failing = {"ceiling": ">", "floor": "<", "trigger": "<"}[kind]
             op = passing if op == "pass" else failing
         subject, explicit = self._subject(clause, c, mentions, carry, True)
-        if not explicit and _modifies_a_noun(clause, c):
-            return  # "travel above 900 km/h is impossible": a rule in general, not this case
+        defined = next(
+            (k for k in range(c - 1, max(-1, c - 3), -1) if clause[k].text in _DEFINITION), None
+        )
+        if (
+            defined is not None
+            or (not explicit and _modifies_a_noun(clause, c))
+            or _hedged(clause, c, conditional=True)
+        ):
+            # "travel above 900 km/h is impossible", "(new means under 30 days)": the policy in
+            # general, not where the case stands; it must still say the policy's direction.
+            self._definition(clause, c, op, roles, defined)
+            return
+        if limit_token is not None and not explicit:
+            # "over the velocity mark of 3": the limit's own name says whose limit it is
+            at = next(k for k, t in enumerate(clause) if t is limit_token)
+            owner = clause[at - 1].entry if at > 0 else None
+            if owner is not None and owner.quantities:
+                subject, explicit = owner.quantities, True
         ref_token = clause[ref] if ref is not None else None
         if ref_token is None and limit_token is None:
             return
@@ -338,6 +365,50 @@ class _Reader:
         limit = (_tier_of_limit(limit_token), kind) if limit_token is not None else None
         self._step(
             _Reader._compare, op, negated, subject, explicit, ref_token, limit, margin, words
+        )
+
+    def _definition(
+        self, clause: list[Token], c: int, op: str, roles: dict[int, str], defined: int | None
+    ) -> None:
+        """Checks the direction of a definition against the table's boolean quantities: the
+        word defined ("new" in "new means under 30 days") or the present word after the
+        reference ("travel above 900 km/h is impossible")."""
+        if op not in _FLIPPED:
+            return
+        ref, _ = _reference(clause, c, roles)
+        if ref is None:
+            return
+        stated: list[tuple[str, bool]] = []
+        if defined is not None and defined > 0:
+            stated = self.vocab.word_presence.get(clause[defined - 1].text, [])
+        else:
+            for k in range(ref + 1, min(len(clause), ref + 5)):
+                entry = clause[k].entry
+                if entry is not None and entry.presence:
+                    negated = _negated(clause, k, 3)
+                    stated = [(q, present != negated) for q, present in entry.presence]
+                    break
+        checks = [
+            (q, cmp, threshold, present)
+            for boolean, present in stated
+            for q, cmp, threshold in self.vocab.conditions.get(boolean, ())
+            if self._compatible(clause[ref], q)
+            and self._equals(clause[ref], q, self.values.get(threshold))
+        ]
+        if not checks:
+            return
+        self._step(_Reader._defines, op, clause[ref], tuple(checks))
+
+    def _defines(self, op: str, ref: Token, checks: tuple[tuple[str, str, str, bool], ...]) -> None:
+        up = op in (">", ">=")
+        if any((cmp in (">", ">=")) == up if present else (cmp in (">", ">=")) != up
+               for _, cmp, _, present in checks):  # fmt: skip
+            return
+        q, cmp, threshold, _ = checks[0]
+        self._fail(
+            "comparison",
+            f"says the policy applies {op} {self._cited(ref)}; its rule on {self._label(q)} is "
+            f"{cmp} {self._show(q, self.values.get(threshold))}",
         )
 
     def _compare(
@@ -355,14 +426,15 @@ class _Reader:
         if not pairs:
             return
         holds = False
-        for q, v, t in pairs:
-            if (abs(v - t) <= 1e-9 * max(1.0, abs(t)) or _relation(op, v, t) != negated) and (
+        for q, v, t, side in pairs:
+            at_limit = v == t and (side is None or (op in (">", ">=")) == (side == "up"))
+            if (at_limit or _relation(op, v, t)) != negated and (
                 margin is None or self._margin_equals(margin, q, abs(v - t))
             ):
                 holds = True
                 break
         if not holds:
-            q, v, t = pairs[0]
+            q, v, t, _ = pairs[0]
             said = f"{self._label(q)} ({self._show(q, v)}) {words} {self._show(q, t)}"
             if margin is not None and _relation(op, v, t) != negated:
                 said += f" by {self._cited(margin)}; the distance is {self._show_gap(q, v, t)}"
@@ -374,32 +446,39 @@ class _Reader:
         explicit: bool,
         ref: Token | None,
         limit: tuple[str | None, str | None] | None,
-    ) -> list[tuple[str, float, float]]:
-        """(quantity, value, reference) pairs a comparison may be about."""
-        pairs: list[tuple[str, float, float]] = []
+    ) -> list[tuple[str, float, float, str | None]]:
+        """(quantity, value, reference, side) a comparison may be about. `side` is where a
+        value at the limit stands: "up" when the rule fires from the limit up (>=) or passes
+        from it up (a floor, <), "down" otherwise, None when no rule says (a bare param)."""
+        pairs: list[tuple[str, float, float, str | None]] = []
         if ref is not None:
             names = [q for q in subject if self._compatible(ref, q)]
             exact = [
-                (q, value)
+                (q, rule, value)
                 for q in names
-                for _, value in self._limits(q)
+                for rule, value in self._limits(q)
                 if self._equals(ref, q, value)
             ]
-            if not exact and (not names or not explicit) and limit is not None:
+            if (
+                not exact
+                and (not names or not explicit)
+                and (limit is not None or ref.units is not None)
+            ):
                 # "A bankruptcy 60 months ago is outside the 48-month lookback", "That is above
-                # the 36.0% level": the limit names the quantity the clause does not.
+                # the 36.0% level", "unremarkable: under 500 km": the limit (or a threshold in
+                # its unit) names the quantity the clause does not.
                 exact = [
-                    (q, value)
+                    (q, rule, value)
                     for q in self.vocab.thresholds
                     if self._compatible(ref, q)
-                    for _, value in self._limits(q)
+                    for rule, value in self._limits(q)
                     if self._equals(ref, q, value)
                 ]
-                names = sorted({q for q, _ in exact}) or names
-            for q, value in exact:
+                names = sorted({q for q, _, _ in exact}) or names
+            for q, rule, value in exact:
                 v = self.values.get(q)
                 if _is_number(v) and _is_number(value):
-                    pairs.append((q, float(v), float(value)))
+                    pairs.append((q, float(v), float(value), _side(rule)))
             if pairs:
                 return pairs
             for q in names:
@@ -411,7 +490,7 @@ class _Reader:
                     0.5 * 10.0 ** -ref.number[1] * ref.number[6]  # type: ignore[index]
                 ):
                     continue  # equal at the digits shown: either side reads true
-                pairs.append((q, float(v), t))
+                pairs.append((q, float(v), t, None))
             return pairs
         if limit is None:
             return pairs
@@ -431,7 +510,7 @@ class _Reader:
                 if kind == "floor" and rule.op not in ("<", "<="):
                     continue
                 if _is_number(value):
-                    pairs.append((q, float(v), float(value)))
+                    pairs.append((q, float(v), float(value), _side(rule)))
         return pairs
 
     # -- conclusions ------------------------------------------------------------------------
@@ -499,6 +578,10 @@ class _Reader:
             return  # "travel above 900 km/h is impossible": a rule, not a fact of the case
         if nxt is not None and nxt.text in _DEFINES:
             return  # "the night window runs from midnight": a definition, not a fact
+        if _hedged(clause, i, conditional=True):
+            return  # "travel that fast would be impossible": not said of the case
+        if nxt is not None and nxt.entry is None and nxt.text in _RULE_NOUNS:
+            return  # "the overnight window", "night points": the rule's name, not the case
         self._step(_Reader._present, entry.presence, _negated(clause, i, 6))
 
     def _present(self, presence: tuple[tuple[str, bool], ...], negated: bool) -> None:
@@ -700,6 +783,13 @@ def _names(entry: Any) -> tuple[str, ...]:
     return entry.quantities or tuple(dict.fromkeys(q for q, _ in entry.presence))
 
 
+def _side(rule: Any) -> str | None:
+    """Where a value exactly at `rule`'s threshold stands ("up" or "down"; None: unknown)."""
+    if rule is None or rule.op is None:
+        return None
+    return "up" if rule.op in (">=", "<") else "down"
+
+
 def _relation(op: str, v: float, t: float) -> bool:
     if op == ">":
         return v > t
@@ -764,7 +854,8 @@ def _margin_of(clause: list[Token], c: int, ref: int | None) -> Token | None:
 
 _PREPOSITIONS = frozenset(
     {"above", "below", "over", "under", "within", "beyond", "past", "inside", "outside",
-     "beneath", "short of", "shy of", "in excess of", "north of", "south of"}
+     "beneath", "short of", "shy of", "in excess of", "north of", "south of", "faster than",
+     "slower than", "more than", "less than", "further than", "farther than", "longer than"}
 )  # fmt: skip
 _VERBS = frozenset(
     {"is", "are", "was", "were", "be", "been", "being", "sits", "stands", "lands", "falls",
@@ -832,13 +923,15 @@ def _limit_next_to(clause: list[Token], i: int) -> int | None:
         token = clause[j]
         if token.entry is not None and token.entry.limit:
             return j
+        if token.entry is not None and token.entry.quantities and _names_a_limit(clause, j):
+            continue  # "the 500 km distance mark"
         if not (_plain(token) or _is_tier(token)) or token.text in ("of", "in", "for", "a"):
             break
     for j in range(i - 1, max(-1, i - 4), -1):
         token = clause[j]
         if token.entry is not None and token.entry.limit:
             return j
-        if not ((_plain(token) and token.text in _LIMIT_LINKS) or token.kind == PAREN):
+        if not ((_plain(token) and token.text in _LIMIT_LINKS) or token.kind in (PAREN, COLON)):
             break
     return None
 
@@ -867,8 +960,8 @@ def _bound(clause: list[Token], i: int) -> int | None:
             if j >= 1 and clause[j - 1].text == "of":
                 return None
             return j
-        if token.kind == PAREN and token.text == "(":
-            continue
+        if (token.kind == PAREN and token.text == "(") or token.kind == COLON:
+            continue  # "DTI (43.1%)", "risk score: 45"
         if not (_plain(token) and token.text in _LINKS):
             return None
     return None
@@ -880,13 +973,16 @@ def _reference(
     """What comparison c compares with: the number after it (not a margin), and the limit's
     name after it ("the review threshold"), each None when absent."""
     limit: Token | None = None
+    limit_at = 0
     for j in range(c + 1, min(len(clause), c + 7)):
         token = clause[j]
-        if token.kind == COMMA:
+        if token.kind == COMMA or (token.kind == PAREN and token.text == ")"):
             break
+        if limit is not None and j > limit_at + 2:
+            break  # "above the speed limit) adds 40 points": 40 is not the limit
         entry = token.entry
         if entry is not None and entry.limit and limit is None:
-            limit = token
+            limit, limit_at = token, j
         if token.kind == NUMBER:
             if roles.get(j) == "margin":
                 return None, limit
@@ -894,9 +990,17 @@ def _reference(
                 k = _limit_next_to(clause, j)
                 limit = clause[k] if k is not None else None
             return j, limit
+        if entry is not None and entry.quantities and _names_a_limit(clause, j):
+            continue  # "over the velocity mark of 3": the quantity names the limit
         if entry is not None and (entry.comparator is not None or entry.quantities):
             break
     return None, limit
+
+
+def _names_a_limit(clause: list[Token], j: int) -> bool:
+    """Quantity name j is followed by a limit's name ("the 500 km distance mark")."""
+    k = j + 1
+    return k < len(clause) and clause[k].entry is not None and bool(clause[k].entry.limit)  # type: ignore[union-attr]
 
 
 def _tier_of_limit(limit: Token) -> str | None:
@@ -916,8 +1020,12 @@ def _negated(clause: list[Token], i: int, reach: int) -> bool:
     return False
 
 
-def _hedged(clause: list[Token], i: int) -> bool:
-    return any(t.entry is not None and t.entry.hedge for t in clause[:i])
+def _hedged(clause: list[Token], i: int, conditional: bool = False) -> bool:
+    """A hedge before token i (or, with `conditional`, a conditional such as "would")."""
+    return any(
+        t.entry is not None and (t.entry.hedge or (conditional and t.entry.conditional))
+        for t in clause[:i]
+    )
 
 
 def _names_a_rule(clause: list[Token], i: int) -> bool:

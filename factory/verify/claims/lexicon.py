@@ -15,6 +15,7 @@ COMPARATORS: dict[str, str] = {
             "above", "over", "exceeds", "exceed", "exceeded", "exceeding", "more than",
             "greater than", "higher than", "larger than", "beyond", "breaks", "breaches",
             "breach", "tops", "past", "surpasses", "in excess of", "outside", "north of",
+            "faster than", "further than", "farther than", "longer than", "later than",
         ),
         ">",
     ),
@@ -30,6 +31,7 @@ COMPARATORS: dict[str, str] = {
         (
             "below", "under", "less than", "lower than", "fewer than", "smaller than",
             "short of", "shy of", "beneath", "falls short of", "fall short of", "south of",
+            "slower than", "shorter than", "earlier than", "sooner than",
         ),
         "<",
     ),
@@ -74,6 +76,11 @@ NEGATORS: tuple[str, ...] = (
 HEDGES: tuple[str, ...] = (
     "if", "unless", "were", "might", "may", "could", "whether", "otherwise", "would have",
 )  # fmt: skip
+
+#: Words that make what follows conditional: a comparison or a present word after them is
+#: not said of the case ("travel that fast would be impossible"); a decision word after them
+#: still is ("the transaction would be declined").
+CONDITIONALS: tuple[str, ...] = ("would", "hypothetically", "in theory")
 
 #: Words that make a clause about the whole case (its decision words are the conclusion).
 CASE_MARKERS: tuple[str, ...] = (

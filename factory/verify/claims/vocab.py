@@ -18,7 +18,7 @@ from factory.verify.numbers import _read
 
 # Words (letters and apostrophes; a hyphen or slash splits them) and the punctuation that
 # bounds sentences, clauses and negation scopes.
-_WORD = re.compile(r"[A-Za-z][A-Za-z'\u2019]*|[.!?;](?!\d)|\n|,|[()]")
+_WORD = re.compile(r"[A-Za-z][A-Za-z'\u2019]*|[.!?;](?!\d)|\n|,|[()]|:(?!\d)")
 _UNIT_AFTER = re.compile(
     r"[\s-]*(percentage[\s-]points?|standard deviations?|km/h|kmh|km|kilomet(?:re|er)s?|"
     r"months?|years?|days?|hours?|minutes?|points?)\b",
@@ -27,7 +27,7 @@ _UNIT_AFTER = re.compile(
 _SENTENCE_END = frozenset({".", "!", "?", ";", "\n"})
 
 # Token kinds.
-WORD, NUMBER, STOP, COMMA, PAREN = range(5)
+WORD, NUMBER, STOP, COMMA, PAREN, COLON = range(6)
 
 
 @dataclass(slots=True)
@@ -43,6 +43,8 @@ class Entry:
     tier: str | None = None
     negator: bool = False
     hedge: bool = False
+    conditional: bool = False
+    numbered: bool = False
     marker: bool = False
     clause: bool = False
     protected: bool = False
@@ -57,7 +59,7 @@ class Token:
 
     Attributes:
         kind: WORD (a phrase of the vocabulary, or any other word), NUMBER, STOP (ends a
-            sentence), COMMA, PAREN.
+            sentence), COMMA, PAREN, COLON.
         start, end: character offsets.
         word: the token's position in words (numbers count as one word).
         text: lower-cased phrase ("" for numbers).
@@ -109,6 +111,13 @@ class Vocabulary:
     plans: dict[Any, Any] = field(default_factory=dict)
     #: quantity -> itself and the quantities it is computed from.
     depends: dict[str, frozenset[str]] = field(default_factory=dict)
+    #: boolean quantity -> (quantity, op, threshold name) of each comparison its expression
+    #: requires ("implied_speed_kmh > max_travel_speed_kmh and ..."): what a definition
+    #: ("travel above 900 km/h is impossible") must agree with.
+    conditions: dict[str, list[tuple[str, str, str]]] = field(default_factory=dict)
+    #: a word of a present/absent phrase -> (boolean quantity, present) ("new" -> the new
+    #: account, present), for the word a definition defines.
+    word_presence: dict[str, list[tuple[str, bool]]] = field(default_factory=dict)
     _params: dict[str, Any] = field(default_factory=dict)
     _helpers: list[Any] = field(default_factory=list)
 
@@ -161,6 +170,19 @@ class Vocabulary:
                 names |= inputs.get(name, set())
             inputs[derived.quantity.name] = names
         self.depends = {name: frozenset(found | {name}) for name, found in inputs.items()}
+        for derived in code.derived:
+            if derived.quantity.unit == "boolean":
+                found = _conditions(derived.expr, table)
+                if found:
+                    self.conditions[derived.quantity.name] = found
+        for name in self.conditions:
+            q = table.quantities[name]
+            for phrases, present in ((q.present_words, True), (q.absent_words, False)):
+                for phrase in phrases:
+                    for word in _split(phrase):
+                        known = self.word_presence.setdefault(word, [])
+                        if (name, present) not in known:
+                            known.append((name, present))
         for q in table.quantities.values():
             for phrase in dict.fromkeys(
                 # The quantity's own name, spaced, too: a teacher shown "months_since_bankruptcy"
@@ -173,6 +195,8 @@ class Vocabulary:
                     e = self._entry(phrase)
                     if q.name not in e.quantities:
                         e.quantities = (*e.quantities, q.name)
+                    # "... in the past 30 days": the number is part of the name
+                    e.numbered = e.numbered or any(c.isdigit() for c in phrase)
             for phrase in q.present_words:
                 e = self._entry(phrase)
                 e.presence = (*e.presence, (q.name, True))
@@ -213,6 +237,14 @@ class Vocabulary:
             for phrase in (tier, *phrases):
                 self.tier_words[" ".join(_split(phrase))] = tier
                 self._entry(phrase).tier = tier
+        # A decision word's participle ("the transaction is reviewed") says the decision too;
+        # a participle the table already gives another tier keeps that tier.
+        for tier, phrases in decision_words.items():
+            for phrase in (tier, *phrases):
+                for form in _participles(phrase):
+                    if form not in self.tier_words:
+                        self.tier_words[form] = tier
+                        self._entry(form).tier = tier
         for phrase, op in lexicon.COMPARATORS.items():
             self._entry(phrase).comparator = op
         for phrase, kind in lexicon.LIMIT_NOUNS.items():
@@ -221,6 +253,8 @@ class Vocabulary:
             self._entry(phrase).negator = True
         for phrase in lexicon.HEDGES:
             self._entry(phrase).hedge = True
+        for phrase in lexicon.CONDITIONALS:
+            self._entry(phrase).conditional = True
         for phrase in lexicon.CASE_MARKERS:
             self._entry(phrase).marker = True
         for phrase in lexicon.CLAUSE_WORDS:
@@ -294,10 +328,17 @@ class Vocabulary:
                 out.append(Token(PAREN, start, end, position, text=word))
                 i += 1
                 continue
+            if word == ":":
+                out.append(Token(COLON, start, end, position, text=word))
+                i += 1
+                continue
             matched = None
             for words, entry in phrases.get(low, ()):
                 size = len(words)
                 if tuple(lowered[i : i + size]) == words:
+                    inside = k < len(numbers) and numbers[k][5] < raw[i + size - 1][0]
+                    if inside and not entry.numbered:
+                        continue  # "risk score 45 points" is a score and a number
                     matched = (words, entry)
                     break
             if matched is None:
@@ -307,10 +348,46 @@ class Vocabulary:
                 continue
             words, entry = matched
             last = i + len(words) - 1
+            while k < len(numbers) and numbers[k][5] < raw[last][1]:
+                k += 1  # a number inside a name ("the past 30 days") is part of it
             out.append(Token(WORD, start, raw[last][1], position, " ".join(words), entry))
             position += len(words)
             i = last + 1
         return out
+
+
+_FLIPPED = {">": "<", ">=": "<=", "<": ">", "<=": ">="}
+
+
+def _conditions(node: Any, table: Any) -> list[tuple[str, str, str]]:
+    """The (quantity, op, threshold) comparisons a boolean expression's conjunction requires."""
+    if node.op == "and":
+        return [c for arg in node.args for c in _conditions(arg, table)]
+    if node.op not in _FLIPPED or len(node.args) != 2:
+        return []
+    left, right = node.args
+    if left.op != "ref" or right.op != "ref":
+        return []
+    if left.value in table.quantities and right.value not in table.quantities:
+        return [(left.value, node.op, right.value)]
+    if right.value in table.quantities and left.value not in table.quantities:
+        return [(right.value, _FLIPPED[node.op], left.value)]
+    return []
+
+
+def _participles(phrase: str) -> tuple[str, ...]:
+    """The past participles of a one-word decision verb ("review" -> "reviewed"; "refer" ->
+    "referred"). Nouns and participles give none; a wrong guess never matches a text."""
+    if " " in phrase or not phrase.isalpha() or phrase.endswith(("ed", "al", "ion", "ing")):
+        return ()
+    if phrase.endswith("e"):
+        return (phrase + "d",)
+    if phrase.endswith("y") and phrase[-2:-1] not in "aeiou":
+        return (phrase[:-1] + "ied",)
+    forms = [phrase + "ed"]
+    if phrase[-1] not in "aeiouwxy" and phrase[-2:-1] in "aeiou" and phrase[-3:-2] not in "aeiou":
+        forms.append(phrase + phrase[-1] + "ed")  # "stop" -> "stopped", "refer" -> "referred"
+    return tuple(forms)
 
 
 def _helper_value(code: Any, values: Mapping[str, Any], helpers: Any) -> Any:
