@@ -70,6 +70,8 @@ CORRECT = (
     "Because of the debt-to-income ratio above the maximum, the decision is deny.",
     "Age, sex and marital status play no part in this decision.",
     "The applicant works as a Dispatcher at Acme Logistics.",
+    "Let me work through each check in turn before deciding whether to approve.",
+    "The credit score of 655 is below the approval level, which alone would mean a referral.",
 )
 
 
@@ -89,6 +91,8 @@ WRONG = (
     ("The credit score of 655 meets the 680 approval level.", "comparison"),
     ("DTI of 51.5% exceeds the 43.0% maximum by 3.1 percentage points.", "comparison"),
     ("The credit score of 655 misses the 620 floor.", "comparison"),
+    ("The credit score is above the approval level.", "comparison"),
+    ("A level payment of $2,575 a month.", "number"),
     # conclusions
     ("Every rule passes, so the application is approved.", "conclusion"),
     ("Overall, the decision is refer.", "conclusion"),

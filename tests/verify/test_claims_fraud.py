@@ -63,6 +63,7 @@ QUIET_TRUE = (
     "The time is outside the night-time transaction window.",
     "A score of 0 stays under the review threshold (40).",
     "Conclusion: nothing fires, so the transaction is allowed.",
+    "Step-by-step review of the case follows.",
 )
 QUIET_FALSE = (
     ("That is over the velocity mark of 3, so no velocity points.", "comparison"),
@@ -107,3 +108,5 @@ def test_a_number_inside_a_quantitys_name_is_part_of_the_name(aml):
     name = "Cash deposits just under the reporting threshold in the past 30 days"
     assert _kinds(table, row, f"{name} of {count} is at {count}.") == []
     assert _kinds(table, row, f"{name} of {count + 5} is high.") == ["number"]
+    turned = name.replace("just under", "just over")
+    assert _kinds(table, row, f"{turned} of {count} is at {count}.") == ["comparison"]

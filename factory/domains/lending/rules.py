@@ -137,7 +137,7 @@ QUANTITIES: tuple[Quantity, ...] = (
     Quantity(
         "monthly_payment",
         "new monthly payment",
-        ("monthly payment", "payment", "instalment", "installment"),
+        ("monthly payment", "level payment", "payment", "instalment", "installment"),
         "money",
         expr="amortized_payment(loan_amount, interest_rate, loan_term_months)",
         round=2,

@@ -212,6 +212,12 @@ class _Reader:
                 self._presence(clause, i)
             if entry.protected:
                 self._protected(clause, i)
+            if entry.misnamed:
+                self._step(
+                    _Reader._fail,
+                    "comparison",
+                    f'says "{token.text}"; the policy has "{entry.misnamed}"',
+                )
         for i in reversed(mentions):
             if not _complement(clause, i):
                 entry = clause[i].entry
@@ -249,7 +255,10 @@ class _Reader:
         if limit is not None:
             subject, explicit = self._subject(clause, i, mentions, carry, True)
             names = tuple(q for q in subject if self._compatible(token, q)) if explicit else ()
-            self._step(_Reader._threshold, token, names, _tier_of_limit(clause[limit]))
+            tier = _tier_of_limit(clause[limit])
+            if tier is None and limit > 0 and _is_tier(clause[limit - 1]):
+                tier = _tier_of_limit(clause[limit - 1])  # "the 680 approval level"
+            self._step(_Reader._threshold, token, names, tier)
             return "threshold"
         if _after_comparator(clause, i):
             return "reference"  # "above 900 km/h": what a comparison compares with
@@ -362,7 +371,13 @@ class _Reader:
         negated = _negated(clause, c, 3)
         margin = _margin_of(clause, c, ref)
         words = ("not " if negated else "") + clause[c].text
-        limit = (_tier_of_limit(limit_token), kind) if limit_token is not None else None
+        limit = None
+        if limit_token is not None:
+            at = next(k for k, t in enumerate(clause) if t is limit_token)
+            tier = _tier_of_limit(limit_token)
+            if tier is None and at > 0 and _is_tier(clause[at - 1]):
+                tier = _tier_of_limit(clause[at - 1])  # "the approval level"
+            limit = (tier, kind)
         self._step(
             _Reader._compare, op, negated, subject, explicit, ref_token, limit, margin, words
         )
@@ -521,6 +536,8 @@ class _Reader:
         assert entry is not None and entry.tier is not None
         if _names_a_rule(clause, i) or _negated(clause, i, 6) or _hedged(clause, i):
             return
+        if any(t.entry is not None and t.entry.meta for t in clause):
+            return  # "Let me review the file", "a review of the case follows"
         case = any(
             t.entry is not None
             and t.entry.marker

@@ -52,6 +52,14 @@ COMPARATORS: dict[str, str] = {
     ),
 }  # fmt: skip
 
+#: Comparison words and their opposites, for names turned around ("just over the threshold"
+#: where the policy's quantity counts deposits "just under" it).
+TURNED: dict[str, str] = {
+    "above": "below", "below": "above", "over": "under", "under": "over", "within": "outside",
+    "inside": "outside", "outside": "inside", "more": "less", "less": "more", "fewer": "more",
+    "higher": "lower", "lower": "higher", "before": "after", "after": "before",
+}  # fmt: skip
+
 #: Names of a limit -> its kind: a ceiling is not to be exceeded, a floor is to be reached, a
 #: trigger (threshold, level, mark) is where something starts to apply.
 LIMIT_NOUNS: dict[str, str] = {
@@ -81,6 +89,14 @@ HEDGES: tuple[str, ...] = (
 #: not said of the case ("travel that fast would be impossible"); a decision word after them
 #: still is ("the transaction would be declined").
 CONDITIONALS: tuple[str, ...] = ("would", "hypothetically", "in theory")
+
+#: Words that make a clause about the explanation itself ("Step-by-step review of the case
+#: follows", "Let me review the file"): its decision words are an activity, not the decision.
+META: tuple[str, ...] = (
+    "follows", "as follows", "step by step", "let me", "let us", "let's", "i will", "i'll",
+    "we will", "we'll", "i am going to", "walk through", "go through", "work through",
+    "one check at a time", "in turn",
+)  # fmt: skip
 
 #: Words that make a clause about the whole case (its decision words are the conclusion).
 CASE_MARKERS: tuple[str, ...] = (

@@ -45,6 +45,8 @@ class Entry:
     hedge: bool = False
     conditional: bool = False
     numbered: bool = False
+    misnamed: str = ""
+    meta: bool = False
     marker: bool = False
     clause: bool = False
     protected: bool = False
@@ -217,6 +219,21 @@ class Vocabulary:
         for text in table.reason_texts().values():
             if len(_split(text)) > 1:
                 self._entry(text)
+        # A name or reason text with its comparison word turned around ("deposits just over
+        # the reporting threshold" for the rule's "just under") names nothing the policy has.
+        for name, phrase in (
+            *((q.name, p) for q in table.quantities.values() for p in (q.label, *q.aliases)),
+            *((code, text) for code, text in table.reason_texts().items()),
+        ):
+            words = _split(phrase)
+            for i, word in enumerate(words):
+                turned = lexicon.TURNED.get(word)
+                if turned is None or len(words) < 3:
+                    continue
+                variant = " ".join((*words[:i], turned, *words[i + 1 :]))
+                e = self._entry(variant)
+                if not (e.quantities or e.presence or e.tier):
+                    e.misnamed = e.misnamed or phrase
         for name in (*(rule.gap for rule in table.rules if rule.gap), *table.params):
             if _split(name.replace("_", " ")):
                 self._entry(name.replace("_", " "))
@@ -253,6 +270,8 @@ class Vocabulary:
             self._entry(phrase).negator = True
         for phrase in lexicon.HEDGES:
             self._entry(phrase).hedge = True
+        for phrase in lexicon.META:
+            self._entry(phrase).meta = True
         for phrase in lexicon.CONDITIONALS:
             self._entry(phrase).conditional = True
         for phrase in lexicon.CASE_MARKERS:
