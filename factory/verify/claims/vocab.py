@@ -182,9 +182,9 @@ class Vocabulary:
             for phrases, present in ((q.present_words, True), (q.absent_words, False)):
                 for phrase in phrases:
                     for word in _split(phrase):
-                        known = self.word_presence.setdefault(word, [])
-                        if (name, present) not in known:
-                            known.append((name, present))
+                        seen = self.word_presence.setdefault(word, [])
+                        if (name, present) not in seen:
+                            seen.append((name, present))
         for q in table.quantities.values():
             for phrase in dict.fromkeys(
                 # The quantity's own name, spaced, too: a teacher shown "months_since_bankruptcy"
@@ -221,9 +221,9 @@ class Vocabulary:
                 self._entry(text)
         # A name or reason text with its comparison word turned around ("deposits just over
         # the reporting threshold" for the rule's "just under") names nothing the policy has.
-        for name, phrase in (
-            *((q.name, p) for q in table.quantities.values() for p in (q.label, *q.aliases)),
-            *((code, text) for code, text in table.reason_texts().items()),
+        for phrase in (
+            *(p for q in table.quantities.values() for p in (q.label, *q.aliases)),
+            *table.reason_texts().values(),
         ):
             words = _split(phrase)
             for i, word in enumerate(words):
