@@ -121,6 +121,10 @@ class _Reader:
         self.vocab = vocab
         self.table = vocab.table
         self.values = values
+        self._units = vocab.units
+        self._limit_cache: dict[str, list[tuple[Any, Any]]] = {}
+        # The limits computed per row (an LTV maximum by purpose): part of every memo key.
+        self._row_key = tuple(values.get(name) for name in vocab.row_limits)
         self.decision = decision
         self.tolerance = tolerance
         self.fires = fires
@@ -292,6 +296,15 @@ class _Reader:
             )
 
     def _threshold(self, token: Token, names: tuple[str, ...], tier: str | None) -> None:
+        failure = self._memo(
+            ("threshold", _shape(token), names, tier),
+            lambda: self._threshold_failure(token, names, tier),
+        )
+        if failure:
+            self._fail("number", failure)
+
+    def _threshold_failure(self, token: Token, names: tuple[str, ...], tier: str | None) -> str:
+        """Why number `token`, named as a limit, is no limit of `names` ("" when it is)."""
         candidates = [q for q in names if self._limits(q)]
         if not candidates:
             # The clause names no quantity with limits: the number must still be a limit
@@ -304,23 +317,22 @@ class _Reader:
                 for p in self.table.params.values()
                 if p.quantity is None or self._compatible(token, p.quantity)
             ):
-                return
+                return ""
             if not candidates:
-                return
+                return ""
         tier = self._limit_tier(tier)
         for q in candidates:
             for rule, value in self._limits(q):
                 if tier is not None and rule is not None and rule.outcome != tier:
                     continue
                 if self._equals(token, q, value):
-                    return
+                    return ""
         limits = ", ".join(
             sorted({self._show(q, v) for q in candidates for _, v in self._limits(q)})
         )
-        self._fail(
-            "number",
+        return (
             f"{self._cited(token)} named as a limit of {self._label(candidates[0])}; "
-            f"its limits are {limits}",
+            f"its limits are {limits}"
         )
 
     # -- comparisons ------------------------------------------------------------------------
@@ -465,7 +477,38 @@ class _Reader:
         """(quantity, value, reference, side) a comparison may be about. `side` is where a
         value at the limit stands: "up" when the rule fires from the limit up (>=) or passes
         from it up (a floor, <), "down" otherwise, None when no rule says (a bare param)."""
+        limits, names = self._memo(
+            ("pairs", _shape(ref), subject, explicit, limit),
+            lambda: self._references(subject, explicit, ref, limit),
+        )
         pairs: list[tuple[str, float, float, str | None]] = []
+        for q, t, side in limits:
+            v = self.values.get(q)
+            if _is_number(v):
+                pairs.append((q, float(v), t, side))
+        if pairs or ref is None:
+            return pairs
+        for q in names:
+            v = self.values.get(q)
+            if not _is_number(v):
+                continue
+            t = self._as_value(ref, q)
+            if t is None or abs(self._in_shown_units(ref, q, float(v)) - ref.number[0]) <= (  # type: ignore[index]
+                0.5 * 10.0 ** -ref.number[1] * ref.number[6]  # type: ignore[index]
+            ):
+                continue  # equal at the digits shown: either side reads true
+            pairs.append((q, float(v), t, None))
+        return pairs
+
+    def _references(
+        self,
+        subject: tuple[str, ...],
+        explicit: bool,
+        ref: Token | None,
+        limit: tuple[str | None, str | None] | None,
+    ) -> tuple[list[tuple[str, float, str | None]], list[str]]:
+        """The limits a comparison compares with, as (quantity, threshold, side), and the
+        quantities a cited reference may be compared as (when it is no limit)."""
         if ref is not None:
             names = [q for q in subject if self._compatible(ref, q)]
             exact = [
@@ -490,31 +533,13 @@ class _Reader:
                     if self._equals(ref, q, value)
                 ]
                 names = sorted({q for q, _, _ in exact}) or names
-            for q, rule, value in exact:
-                v = self.values.get(q)
-                if _is_number(v) and _is_number(value):
-                    pairs.append((q, float(v), float(value), _side(rule)))
-            if pairs:
-                return pairs
-            for q in names:
-                v = self.values.get(q)
-                if not _is_number(v):
-                    continue
-                t = self._as_value(ref, q)
-                if t is None or abs(self._in_shown_units(ref, q, float(v)) - ref.number[0]) <= (  # type: ignore[index]
-                    0.5 * 10.0 ** -ref.number[1] * ref.number[6]  # type: ignore[index]
-                ):
-                    continue  # equal at the digits shown: either side reads true
-                pairs.append((q, float(v), t, None))
-            return pairs
+            return [(q, float(value), _side(rule)) for q, rule, value in exact], names
+        found: list[tuple[str, float, str | None]] = []
         if limit is None:
-            return pairs
+            return found, []
         tier, kind = limit
         tier = self._limit_tier(tier)
         for q in subject:
-            v = self.values.get(q)
-            if not _is_number(v):
-                continue
             for rule, value in self._limits(q):
                 if rule is None:
                     continue  # a bare param: which side is which is not known
@@ -524,9 +549,21 @@ class _Reader:
                     continue
                 if kind == "floor" and rule.op not in ("<", "<="):
                     continue
-                if _is_number(value):
-                    pairs.append((q, float(v), float(value), _side(rule)))
-        return pairs
+                found.append((q, float(value), _side(rule)))
+        return found, []
+
+    def _memo(self, key: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
+        """`compute()`, remembered per vocabulary: it reads the number's shape, the words and
+        the limits only (params, and the row's per-row limits, which are in the key), never
+        the case's own values."""
+        key = (*key, self._row_key)
+        memo = self.vocab.memo
+        found = memo.get(key, _MISSING)
+        if found is _MISSING:
+            if len(memo) > _PLAN_CACHE:
+                memo.clear()
+            found = memo[key] = compute()
+        return found
 
     # -- conclusions ------------------------------------------------------------------------
 
@@ -651,7 +688,10 @@ class _Reader:
         return tier
 
     def _limits(self, q: str) -> list[tuple[Any, Any]]:
-        out = []
+        cached = self._limit_cache.get(q)
+        if cached is not None:
+            return cached
+        out = self._limit_cache[q] = []
         for rule, name in self.vocab.thresholds.get(q, ()):
             if name in self.values:
                 value = self.values[name]
@@ -664,20 +704,16 @@ class _Reader:
         return out
 
     def _unit(self, q: str) -> str:
-        quantity = self.table.quantities.get(q)
-        return quantity.unit if quantity is not None else "number"
+        return self._units.get(q, "number")
 
     def _compatible(self, token: Token, q: str) -> bool:
-        unit = self._unit(q)
-        if unit in ("boolean", "category"):
-            return False
         fields = token.number
         assert fields is not None
-        if fields[3]:  # money
-            return unit == "money"
-        if token.units is not None:
-            return unit in token.units
-        return unit != "money"  # an amount of money is written with its currency sign
+        key = (fields[3], token.units, q)
+        known = _COMPATIBLE.get(key)
+        if known is None:
+            known = _COMPATIBLE[key] = _unit_fits(self._unit(q), bool(fields[3]), token.units)
+        return known
 
     def _candidates(self, token: Token, q: str, v: float) -> tuple[float, ...]:
         unit = self._unit(q)
@@ -800,6 +836,18 @@ def _names(entry: Any) -> tuple[str, ...]:
     return entry.quantities or tuple(dict.fromkeys(q for q, _ in entry.presence))
 
 
+_MISSING = object()
+
+
+def _shape(token: Token | None) -> tuple[Any, ...] | None:
+    """What a number token is, for the memo: its value, digits, unit and unit words."""
+    if token is None:
+        return None
+    f = token.number
+    assert f is not None
+    return (f[0], f[1], f[2], f[3], f[6], token.units, token.points)
+
+
 def _side(rule: Any) -> str | None:
     """Where a value exactly at `rule`'s threshold stands ("up" or "down"; None: unknown)."""
     if rule is None or rule.op is None:
@@ -818,7 +866,28 @@ def _relation(op: str, v: float, t: float) -> bool:
 
 
 def _is_number(value: Any) -> TypeGuard[float]:
+    kind = type(value)
+    if kind is float:
+        return value == value  # not NaN
+    if kind is int:
+        return True
     return isinstance(value, (int, float)) and not isinstance(value, bool) and value == value
+
+
+#: (money, unit words, quantity) -> whether a number so written may cite the quantity.
+_COMPATIBLE: dict[tuple[Any, ...], bool] = {}
+
+
+def _unit_fits(unit: str, money: bool, units: frozenset[str] | None) -> bool:
+    """Whether a number (money or not, with the units its unit word allows) may cite a
+    quantity of `unit`."""
+    if unit in ("boolean", "category"):
+        return False
+    if money:
+        return unit == "money"
+    if units is not None:
+        return unit in units
+    return unit != "money"  # an amount of money is written with its currency sign
 
 
 def _plain(token: Token) -> bool:

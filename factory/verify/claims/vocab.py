@@ -120,6 +120,12 @@ class Vocabulary:
     #: a word of a present/absent phrase -> (boolean quantity, present) ("new" -> the new
     #: account, present), for the word a definition defines.
     word_presence: dict[str, list[tuple[str, bool]]] = field(default_factory=dict)
+    #: results of the checks that read only the table's params (factory.verify.claims.checks).
+    memo: dict[Any, Any] = field(default_factory=dict)
+    #: limits computed per row (helper quantities, not params): part of every memo key.
+    row_limits: tuple[str, ...] = ()
+    #: quantity -> its unit.
+    units: dict[str, str] = field(default_factory=dict)
     _params: dict[str, Any] = field(default_factory=dict)
     _helpers: list[Any] = field(default_factory=list)
 
@@ -161,6 +167,7 @@ class Vocabulary:
         from factory.domains.rules.engine import compiled
 
         self._params = table.param_values()
+        self.units = {name: q.unit for name, q in table.quantities.items()}
         code = compiled(table)
         self._helpers = [c for c in code.derived if not c.quantity.output]
         # What each quantity is computed from, transitively: a rule on the amount's z-score is
@@ -247,6 +254,14 @@ class Vocabulary:
                 known = self.thresholds.setdefault(param.quantity, [])
                 if all(name != param.name for _, name in known):
                     known.append((None, param.name))
+        self.row_limits = tuple(
+            dict.fromkeys(
+                name
+                for known in self.thresholds.values()
+                for _, name in known
+                if name not in table.params
+            )
+        )
         decision_words: Mapping[str, tuple[str, ...]] = table.decision_words or {
             tier: (tier,) for tier in table.tiers
         }
