@@ -9,9 +9,10 @@ swapped fields are those that are both
                 recipe's prompt shows them for an audit), and
     not read    no part of the policy reads it: with a rule table, the field is none of its
                 quantities (inputs or derived) and no expression of a quantity or rule names it;
-                without one, only the domain's protected attributes and names (which its
-                engine never reads by contract) and text fields whose swap the engine itself
-                shows to change nothing.
+                without one, only the domain's protected attributes and names, which its engine
+                never reads by contract. (A text field such as a credit-report question is not
+                read by the engine either, but it was drawn to fit the case's label: swapping it
+                would ask a leading question, not test indifference.)
 
 Every row takes all its swapped fields from one donor row (job title and employer stay a
 pair), from another group of the first shown protected attribute when there is one. The
@@ -44,8 +45,10 @@ class CounterfactualCases:
 
     Attributes:
         fields: the swapped fields (shown in the prompt, not read by the policy).
-        shown_but_read: fields the prompt shows that the policy reads; left alone.
-        not_read_from: how "not read" was decided: "rule table" or "engine check".
+        shown_but_read: fields the prompt shows that the policy reads (or, without a rule
+            table, may read); left alone.
+        not_read_from: how "not read" was decided: "rule table", or "protected attributes
+            and names" for a domain without one.
         group_column: the field whose value every donor differs in; None when nothing is
             swapped.
         rows: the counterfactual rows (every other column, the id included, is the row's own).
@@ -107,11 +110,11 @@ def counterfactual_cases(
     shown = [c for c in _case_columns(recipe, frame) if _shows(builder, frame, c, others, prompts)]
     if read is None:
         blind = {*domain.protected_columns, *NAME_COLUMNS}
-        fields = [c for c in shown if c in blind or _engine_ignores(recipe, frame, c, others)]
+        fields = [c for c in shown if c in blind]
     else:
         fields = [c for c in shown if c not in read]
     shown_but_read = tuple(c for c in shown if c not in fields)
-    source = "engine check" if read is None else "rule table"
+    source = "rule table" if read is not None else "protected attributes and names"
     group = _group_column(frame, fields, domain.protected_columns)
     if group is None:
         return CounterfactualCases((), shown_but_read, source, None, frame, tuple(prompts), (), ())
@@ -182,16 +185,6 @@ def engine_changes(recipe: RecipeBase, before: pl.DataFrame, after: pl.DataFrame
     pairs = zip(old["reason_codes"].to_list(), new["reason_codes"].to_list(), strict=True)
     reasons = [list(a or ()) != list(b or ()) for a, b in pairs]
     return decisions | np.asarray(reasons, dtype=bool)
-
-
-def _engine_ignores(
-    recipe: RecipeBase, frame: pl.DataFrame, column: str, donors: np.ndarray
-) -> bool:
-    """Without a rule table: a text field the engine's labels do not move with."""
-    if frame.schema[column] != pl.String:
-        return False
-    moved = engine_changes(recipe, frame, _with_donor_values(frame, column, donors))
-    return not moved.any()
 
 
 def _group_column(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from factory.dataset import read_manifest, read_split
@@ -97,7 +99,25 @@ def test_the_engine_check_sees_a_swap_of_a_field_the_policy_reads(lending):
 
 def test_a_domain_without_a_rule_table_swaps_nothing_its_engine_reads(tmp_path):
     recipe, _, _, cases = _cases(_dataset(tmp_path, "credit_report"))
-    assert policy_read_columns(recipe) is None and cases.not_read_from == "engine check"
+    assert policy_read_columns(recipe) is None
+    assert cases.not_read_from == "protected attributes and names"
     # Its prompt shows the two reports and nothing the engine ignores: nothing to swap.
     assert cases.fields == () and cases.changed == () and cases.group_column is None
     assert cases.shown_but_read
+
+
+RECIPES = Path(__file__).resolve().parents[2] / "recipes"
+
+
+@pytest.mark.parametrize("name", ["small-business-loan", "aml-structuring-triage"])
+def test_a_recipes_own_inputs_and_rules_count_as_read(name, tmp_path):
+    recipe = load_recipe(RECIPES / f"{name}.yaml")
+    profiles = recipe.profiles.model_copy(update={"count": 150, "shard_size": 150})
+    generate(recipe.model_copy(update={"profiles": profiles}), tmp_path / "out")
+    recipe, _, _, cases = _cases(tmp_path / "out")
+    read = policy_read_columns(recipe)
+    table = recipe.domain_impl.rule_table(recipe.policy)
+    own = {q.name for q in table.quantities.values() if q.source == "recipe"}
+    assert read is not None and own and own <= read
+    assert cases.fields and not set(cases.fields) & read
+    assert cases.changed and cases.engine_changed == ()
