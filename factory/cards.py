@@ -63,6 +63,34 @@ MODEL_SECTIONS = (
     "Regulatory notes",
 )
 
+#: How the model card says each training method (`train.method`) made the model.
+TRAINING_METHODS: Mapping[str, dict[str, str]] = {
+    "sft": {
+        "trainer": "SFTTrainer",
+        "text": "supervised fine-tuning on the verified answers",
+    },
+    "dpo": {
+        "trainer": "DPOTrainer",
+        "text": "direct preference optimisation on the preference pairs (each verified answer "
+        "against a verifiably wrong one)",
+    },
+    "grpo": {
+        "trainer": "GRPOTrainer",
+        "text": "reinforcement learning (GRPO) with the verifiers as rewards (`factory.rewards`)",
+    },
+}
+
+#: How the model card names each claim kind (factory.verify.claims.CLAIM_KINDS).
+CLAIM_KIND_NAMES: Mapping[str, str] = {
+    "number": "bound numbers (a quantity's value or limit)",
+    "comparison": "comparisons (above / below / within, margins)",
+    "conclusion": "conclusion (decision words in the reasoning)",
+    "categorical": "presence / absence (a bankruptcy, a new device)",
+    "reasons": "reason texts (adverse-action text per code)",
+    "fairness": "fair reasoning (no protected basis as a factor)",
+    "identity": "identity (no detail the prompt did not show)",
+}
+
 #: Images a dataset card shows, relative to the repo root.
 LABELS_PNG = "images/labels.png"
 REASONS_PNG = "images/reasons.png"
@@ -377,6 +405,8 @@ def render_model_card(
     ]
     base_model = release.base_model
     base_is_hub_id = not Path(base_model).exists()
+    # Runs from before DPO and GRPO existed were all supervised.
+    method = str(release.train_manifest.get("method", "sft"))
     card_data = ModelCardData(
         model_name=model_name,
         base_model=base_model if base_is_hub_id else None,
@@ -385,7 +415,7 @@ def render_model_card(
         license=model_license(release, license_id),
         library_name="transformers",
         pipeline_tag="text-generation",
-        tags=[*card_tags(recipe), "lora", "trl", "sft"],
+        tags=[*card_tags(recipe), "lora", "trl", method],
         eval_results=eval_results or None,
     )
     threshold = publish.min_adverse_impact_ratio if publish else 0.8
@@ -413,6 +443,12 @@ def render_model_card(
         parity=release.parity,
         evaluation=evaluation,
         headline=_headline_rows(evaluation, domain),
+        method=method,
+        method_text=TRAINING_METHODS.get(method, {"trainer": method, "text": method}),
+        init_from=release.train_manifest.get("init_from"),
+        claim_rows=_claim_rows(evaluation),
+        comparison=_comparison_rows(evaluation),
+        counterfactual=evaluation.get("model", {}).get("counterfactual"),
         fairness=fairness_rows(
             evaluation.get("model", {}).get("fairness", {}), threshold, waivers, "model"
         ),
@@ -448,6 +484,8 @@ def _headline_rows(evaluation: Mapping[str, Any], domain: Domain) -> list[list[s
         "reasons.precision": "reason precision",
         "reasons.recall": "reason recall",
         "faithfulness.numbers": "numbers faithful to the engine",
+        "claims.faithful": "answers whose every claim holds",
+        "verification.verified": "answers every verifier keeps",
         **screening_names,
         "rougeL.f1": "ROUGE-L F1",
         "bertscore.f1": "BERTScore F1 (all-MiniLM-L6-v2; not comparable with roberta-large)",
@@ -460,6 +498,52 @@ def _headline_rows(evaluation: Mapping[str, Any], domain: Domain) -> list[list[s
         if cells[0] != "n/a" or cells[1] != "n/a":
             rows.append([label, *cells])
     return rows
+
+
+def _claim_rows(evaluation: Mapping[str, Any]) -> list[list[str]]:
+    """(claim kind, model, baseline) rows: the share of answers with a failing claim of each
+    kind, with its interval and n; empty when the report has no claim checks."""
+    kinds = evaluation.get("model", {}).get("claims", {}).get("kinds", {})
+    return [
+        [
+            CLAIM_KIND_NAMES.get(kind, kind),
+            *(
+                _figure(evaluation.get(side, {}), f"claims.kinds.{kind}.answers")
+                for side in ("model", "baseline")
+            ),
+        ]
+        for kind in kinds
+    ]
+
+
+def _comparison_rows(evaluation: Mapping[str, Any]) -> list[dict[str, str]]:
+    """The models compared side by side (eval.json's `comparison`), when models other than
+    this one and its base were scored; empty otherwise."""
+    if not evaluation.get("compare"):
+        return []
+    rows = []
+    for entry in evaluation.get("comparison", []):
+        identity = _section_of(evaluation, entry).get("identity", {})
+        rows.append(
+            {
+                "role": "this model" if entry["role"] == "model" else entry["role"],
+                "name": Path(identity.get("run_dir") or entry["name"]).name,
+                "method": entry.get("method") or "unknown",
+                **{
+                    key: _figure(entry, key)
+                    for key in ("accuracy", "reason_recall", "claim_faithfulness", "verified")
+                },
+            }
+        )
+    return rows
+
+
+def _section_of(evaluation: Mapping[str, Any], entry: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The report section a comparison entry summarises."""
+    if entry["role"] in ("model", "baseline"):
+        section: Mapping[str, Any] = evaluation.get(entry["role"], {})
+        return section
+    return next((c for c in evaluation.get("compare", []) if c["name"] == entry["name"]), {})
 
 
 def _figure(scored: Mapping[str, Any], dotted: str) -> str:

@@ -1,4 +1,5 @@
-"""`fin-factory evaluate`: score a model (and its base) on a generated dataset's held-out split."""
+"""`fin-factory evaluate`: score a model (its base, and models trained by other methods) on a
+generated dataset's held-out split."""
 
 from __future__ import annotations
 
@@ -13,7 +14,10 @@ from factory.cli._app import err, out, progress
 
 
 def evaluate(
-    model: Annotated[str, typer.Argument(help="The model to score (a merged model folder).")],
+    model: Annotated[
+        str,
+        typer.Argument(help="The model to score: a training run folder or a merged model folder."),
+    ],
     dataset: Annotated[Path, typer.Option("--dataset", help="A generated dataset folder.")],
     split: Annotated[str, typer.Option("--split", help="Split to score.")] = "test",
     backend: Annotated[
@@ -22,6 +26,14 @@ def evaluate(
     baseline: Annotated[
         str | None,
         typer.Option("--baseline", help="A base model to score side by side."),
+    ] = None,
+    compare: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--compare",
+            help="Another model scored on the same rows, side by side (a training run folder, "
+            "e.g. the dpo or grpo run of the same recipe); repeat for several.",
+        ),
     ] = None,
     limit: Annotated[
         int | None, typer.Option("--limit", min=1, help="Score at most N examples.")
@@ -39,7 +51,12 @@ def evaluate(
         "eval.json"
     ),
 ) -> None:
-    """Decision quality, reasons, faithfulness, summaries and fairness; greedy decoding."""
+    """Score models on a dataset's held-out split against its engine and verifiers.
+
+    Decision quality, reasons, claim faithfulness per kind, full verification, summaries,
+    fairness and the counterfactual flip test; greedy decoding. With --compare, several models
+    (e.g. trained by sft, dpo and grpo) side by side on the same rows.
+    """
     from factory.errors import UsageError
     from factory.evaluate.knowledge import REPORT_SECTION
     from factory.evaluate.run import evaluate as run_evaluate
@@ -63,6 +80,7 @@ def evaluate(
             split=split,
             backend=backend,
             baseline=baseline,
+            compare=compare or (),
             limit=limit,
             max_new_tokens=max_new_tokens,
             engine_args=engine,
@@ -81,22 +99,34 @@ def _rate(value: dict[str, Any] | None) -> str:
     return f"{value['value']:.3f} [{value['low']:.3f}, {value['high']:.3f}] n={value['n']}"
 
 
+def _label(scored: dict[str, Any]) -> str:
+    """A model's column header: its run folder's name (a merged/ folder is always "merged")
+    and the method that trained it."""
+    identity = scored.get("identity", {})
+    folder = identity.get("run_dir") or scored["name"]
+    method = identity.get("method")
+    return f"{Path(folder).name} ({method})" if method else Path(folder).name
+
+
 def comparison_table(report: dict[str, Any]) -> Table:
-    """Baseline and fine-tuned model side by side."""
-    roles = [r for r in ("baseline", "model") if r in report]
+    """The baseline, the model and the models compared with it, side by side."""
+    columns: list[tuple[str, dict[str, Any]]] = [
+        (role, report[role]) for role in ("baseline", "model") if role in report
+    ]
+    columns += [("compare", scored) for scored in report.get("compare", [])]
     table = Table(
         title=f"{report['dataset']['recipe']} / {report['dataset']['split']} "
         f"({report['dataset']['rows']} rows, {report['backend']})"
     )
     table.add_column("metric")
-    for role in roles:
-        table.add_column(f"{role}: {Path(report[role]['name']).name}", justify="right")
+    for role, scored in columns:
+        table.add_column(f"{role}: {_label(scored)}", justify="right")
 
     def row(label: str, pick: Any) -> None:
         cells = []
-        for role in roles:
+        for _, scored in columns:
             try:
-                cells.append(pick(report[role]))
+                cells.append(pick(scored))
             except (KeyError, TypeError):
                 cells.append("-")
         if any(c != "-" for c in cells):
@@ -111,6 +141,13 @@ def comparison_table(report: dict[str, Any]) -> Table:
     row("reason precision", lambda m: _rate(m["reasons"]["precision"]))
     row("reason recall", lambda m: _rate(m["reasons"]["recall"]))
     row("faithful numbers", lambda m: _rate(m["faithfulness"]["numbers"]))
+    row("claim faithfulness", lambda m: _rate(m["claims"]["faithful"]))
+    kinds: dict[str, Any] = next(
+        (s["claims"]["kinds"] for _, s in columns if "kinds" in s.get("claims", {})), {}
+    )
+    for kind in kinds:
+        row(f"  failing {kind} claims", lambda m, k=kind: _rate(m["claims"]["kinds"][k]["answers"]))
+    row("answers fully verified", lambda m: _rate(m["verification"]["verified"]))
     row("ROUGE-L F1", lambda m: f"{m['rougeL']['f1']['value']:.3f}")
     row("BERTScore F1 (MiniLM)", lambda m: f"{m['bertscore']['f1']['value']:.3f}")
     row("perplexity", lambda m: f"{m['perplexity']['perplexity']:.2f}")

@@ -9,8 +9,9 @@ neither the engine's labels nor a model's decisions depend on them anyway:
     fairness_audit       the same for every categorical protected column, for the engine's
                          labels and the model's predictions side by side;
     counterfactual_profiles / flip_test
-                         swap a row's protected attributes and name for another group's, and
-                         count the decisions that change;
+                         swap a row's fields (protected attributes, a name, or whatever the
+                         flip test swaps: factory.evaluate.counterfactual) for those of a row
+                         of another group, and count the decisions that change;
     protected_mentions / mention_audit
                          a model's reasoning, reasons or answer must never name a protected
                          attribute.

@@ -44,11 +44,13 @@ METRIC_NAMES: Mapping[str, str] = {
     "reason_precision": "Reason-code precision against the engine",
     "reason_recall": "Reason-code recall against the engine",
     "faithfulness": "Cited numbers matching the engine's facts",
+    "claim_faithfulness": "Answers whose every claim holds (the generation verifier's checks)",
+    "verified": "Answers every verifier of the recipe keeps",
     "rougeL": "ROUGE-L F1",
     "bertscore": "BERTScore F1 (all-MiniLM-L6-v2; not comparable with roberta-large BERTScore)",
     "adverse_impact_ratio": "Adverse impact ratio (min/max favourable rate across groups)",
     "demographic_parity_difference": "Demographic parity difference",
-    "counterfactual_flip_rate": "Counterfactual flip rate (protected attributes swapped)",
+    "counterfactual_flip_rate": "Counterfactual flip rate (shown fields the policy ignores)",
 }
 
 

@@ -1,9 +1,12 @@
-"""An evaluation run: a model (and optionally its base) answers a dataset split; we score it.
+"""An evaluation run: a model (its base, and other models to compare) answers a dataset split.
 
 The dataset's manifest carries the recipe that made it, so the scorer knows the domain, its
-labels and reason codes, the protected columns and the prompt templates without being told.
-Every rate comes with its sample size and a 95% Wilson interval; `eval.json` also holds the
-results shaped for the Hub's `model-index`, for the model card.
+labels and reason codes, the protected columns, the prompt templates and the verifiers without
+being told. Every model is scored on the same rows, the same counterfactual prompts and the
+same checks; models trained by different methods (a run's `train_manifest.json` says which:
+sft, dpo, grpo) sit side by side in the report's `comparison`. Every rate comes with its sample
+size and a 95% Wilson interval; `eval.json` also holds the results shaped for the Hub's
+`model-index`, for the model card.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import hashlib
 import json
 import os
 import platform
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,8 +28,8 @@ from factory import __version__
 from factory._json import jsonable
 from factory.dataset import read_manifest, read_split
 from factory.errors import UsageError
+from factory.evaluate.counterfactual import CounterfactualCases, counterfactual_cases
 from factory.evaluate.fairness import (
-    counterfactual_profiles,
     fairness_audit,
     favourable_labels,
     flip_test,
@@ -35,6 +38,7 @@ from factory.evaluate.fairness import (
 from factory.evaluate.generation import BACKENDS, generate_answers, perplexity
 from factory.evaluate.knowledge import REPORT_SECTION
 from factory.evaluate.metrics import (
+    Rate,
     decision_metrics,
     faithfulness,
     model_index_results,
@@ -42,9 +46,10 @@ from factory.evaluate.metrics import (
     reason_agreement,
     screening_error_rates,
 )
+from factory.evaluate.verification import claim_faithfulness, verification
 from factory.output import ParsedOutput, parse_output
-from factory.pipeline.prompts import prompt_builder
 from factory.recipe import RecipeBase, parse_recipe
+from factory.verify.case import CaseVerifier
 
 #: Called with (stage description, done, total).
 ProgressFn = Callable[[str, int, int], None]
@@ -57,12 +62,30 @@ def evaluate(
     split: str = "test",
     backend: str = "vllm",
     baseline: str | None = None,
+    compare: Sequence[str] = (),
     limit: int | None = None,
     max_new_tokens: int = 768,
     engine_args: dict[str, Any] | None = None,
     progress: ProgressFn | None = None,
 ) -> dict[str, Any]:
-    """Scores `model` (and `baseline`, when given) on a split; returns the eval.json content.
+    """Scores `model` (with `baseline` and the `compare` models, when given) on a split.
+
+    Args:
+        model: the model the report is about: a merged model folder, a training run folder
+            (its merged/ is scored) or a Hub id.
+        dataset_dir: a generated dataset folder.
+        split: the split to score.
+        backend: "vllm" or "transformers".
+        baseline: a base model to score side by side.
+        compare: further models (e.g. the same recipe trained by dpo and grpo) scored on the
+            same rows; each is a run folder, a merged folder or a Hub id.
+        limit: score at most this many rows.
+        max_new_tokens: tokens generated per answer.
+        engine_args: vLLM engine arguments.
+        progress: called with (stage, done, total).
+
+    Returns:
+        The eval.json content.
 
     Raises:
         DatasetError: not a finished dataset, or no such split.
@@ -75,13 +98,14 @@ def evaluate(
     frame = read_split(dataset_dir, split)
     if limit is not None:
         frame = frame.head(limit)
-    results = {}
-    for role, name in (("model", model), ("baseline", baseline)):
-        if name is None:
-            continue
-        if not Path(name).exists() and os.environ.get("HF_HUB_OFFLINE") == "1":
-            raise UsageError(f"{role} {name!r} is not a local folder (and the Hub is offline)")
-        results[role] = score_model(
+    resolved = _models(model, baseline, compare)
+    # The same counterfactual rows and prompts for every model scored.
+    prompts = [chat[-2]["content"] for chat in frame["messages"].to_list()]
+    cases = counterfactual_cases(recipe, frame, prompts)
+    results: dict[str, Any] = {}
+    compared = []
+    for role, name in resolved:
+        scored = score_model(
             name,
             recipe,
             frame,
@@ -89,7 +113,13 @@ def evaluate(
             max_new_tokens=max_new_tokens,
             engine_args=engine_args,
             progress=progress,
+            counterfactual=cases,
         )
+        if role.startswith("compare"):
+            compared.append(scored)
+        else:
+            results[role] = scored
+    model = results["model"]["name"]
     domain = recipe.domain_impl
     passages_file = dataset_dir / "documents" / "passages.jsonl"
     knowledge = None
@@ -97,11 +127,12 @@ def evaluate(
         # A dataset about documents: fine-tuned closed-book against base, with and without
         # retrieval, on the same rows and engine.
         from factory.domains._documents import read_passages
-        from factory.evaluate.knowledge import compare
+        from factory.evaluate.knowledge import compare as compare_with_retrieval
 
-        knowledge = compare(
+        base = results["baseline"]["name"] if "baseline" in results else _recorded_base(model)
+        knowledge = compare_with_retrieval(
             model,
-            baseline or _recorded_base(model),
+            base,
             frame,
             read_passages(passages_file),
             generate=generate_answers,
@@ -135,6 +166,8 @@ def evaluate(
             )
         ),
         **results,
+        **({"compare": compared} if compared else {}),
+        "comparison": comparison(results["model"], compared, results.get("baseline")),
         **({REPORT_SECTION: jsonable(knowledge)} if knowledge is not None else {}),
         "versions": _versions(),
     }
@@ -149,6 +182,25 @@ def evaluate(
     return report
 
 
+def _models(model: str, baseline: str | None, compare: Sequence[str]) -> list[tuple[str, str]]:
+    """(role, model folder or Hub id) of every model to score, run folders resolved.
+
+    Raises:
+        UsageError: a model that is not a local folder while the Hub is offline.
+    """
+    named = [("model", model), ("baseline", baseline)]
+    named += [(f"compare[{i}]", name) for i, name in enumerate(compare)]
+    resolved = []
+    for role, name in named:
+        if name is None:
+            continue
+        name = resolve_model(name)
+        if not Path(name).exists() and os.environ.get("HF_HUB_OFFLINE") == "1":
+            raise UsageError(f"{role} {name!r} is not a local folder (and the Hub is offline)")
+        resolved.append((role, name))
+    return resolved
+
+
 def score_model(
     model: str,
     recipe: RecipeBase,
@@ -158,11 +210,18 @@ def score_model(
     max_new_tokens: int,
     engine_args: dict[str, Any] | None,
     progress: ProgressFn | None,
+    counterfactual: CounterfactualCases | None = None,
 ) -> dict[str, Any]:
-    """Every metric of one model on the split rows in `frame`."""
+    """Every metric of one model on the split rows in `frame`.
+
+    Args:
+        counterfactual: the rows' counterfactual cases, when the caller scores several models
+            on the same ones; built here otherwise.
+    """
     domain = recipe.domain_impl
     conversations = frame["messages"].to_list()
     chats = [chat[:-1] for chat in conversations]
+    prompts = [chat[-1]["content"] for chat in chats]
 
     def step(stage: str) -> Callable[[int, int], None] | None:
         return (lambda done, total: progress(stage, done, total)) if progress else None
@@ -178,11 +237,13 @@ def score_model(
     parsed = [parse_output(text) for text in answers]
     predicted = [p.decision for p in parsed]
     expected = frame["decision"].to_list()
+    verifier = CaseVerifier(recipe)
+    rows = list(frame.iter_rows(named=True))
     # Recomputed from the row, as the numbers verifier saw them (the `facts` column keeps the
     # values but not which ones a text may show as percentages).
-    policy = recipe.policy
-    facts = [domain.facts(row, policy) for row in frame.iter_rows(named=True)]
+    facts = [verifier.facts(row) for row in rows]
     ids = frame["id"].to_list()
+    claims = claim_faithfulness(verifier, parsed, rows, prompts, ids)
     out: dict[str, Any] = {
         "name": model,
         "identity": model_identity(model),
@@ -190,6 +251,10 @@ def score_model(
         "decisions": decision_metrics(predicted, expected, labels=domain.labels),
         "reasons": reason_agreement([p.reasons for p in parsed], frame["reason_codes"].to_list()),
         "faithfulness": faithfulness(parsed, facts, tolerance=recipe.filters.number_tolerance),
+        "claims": claims
+        if claims is not None
+        else {"skipped": f"the {domain.name} domain has no rule table, so no claims to read"},
+        "verification": verification(verifier, answers, rows, prompts),
         "perplexity": perplexity(model, conversations),
         "protected_mentions": mention_audit(ids, parsed, domain.protected_columns),
     }
@@ -212,15 +277,16 @@ def score_model(
         favourable=favourable_labels(recipe),
         decision_columns={"model": "predicted"},
     )
+    cases = counterfactual or counterfactual_cases(recipe, frame, prompts)
     out["counterfactual"] = _counterfactual(
-        model, recipe, frame, chats, parsed, backend, max_new_tokens, engine_args
+        model, cases, frame, chats, parsed, backend, max_new_tokens, engine_args
     )
     return jsonable(out)
 
 
 def _counterfactual(
     model: str,
-    recipe: RecipeBase,
+    cases: CounterfactualCases,
     frame: pl.DataFrame,
     chats: list[list[dict[str, str]]],
     parsed: list[ParsedOutput],
@@ -228,47 +294,42 @@ def _counterfactual(
     max_new_tokens: int,
     engine_args: dict[str, Any] | None,
 ) -> dict[str, Any]:
-    """The flip test: each profile again with its protected attributes and name taken from
-    someone in another group. Only prompts that changed are asked again; an unchanged prompt
-    gets the same greedy answer, so it cannot flip."""
-    domain = recipe.domain_impl
-    group = next((c for c in ("sex", *domain.protected_columns) if c in frame.columns), None)
-    if group is None:
-        return {"skipped": "the split carries no protected attribute"}
-    if frame[group].n_unique() < 2:
-        return {"skipped": f"every scored row has the same {group}: no one to swap with"}
-    swapped = counterfactual_profiles(
-        frame, group_column=group, protected_columns=domain.protected_columns
-    )
-    builder = prompt_builder(recipe)
-    counter_decisions = [p.decision for p in parsed]
-    changed = []
-    for i, row in enumerate(swapped.iter_rows(named=True)):
-        user = builder.user(row)
-        if user != chats[i][-1]["content"]:
-            changed.append((i, [*chats[i][:-1], {"role": "user", "content": user}]))
-    if changed:
-        answers = generate_answers(
-            model,
-            [chat for _, chat in changed],
-            backend=backend,
-            max_new_tokens=max_new_tokens,
-            engine_args=engine_args,
-        )
-        for (i, _), text in zip(changed, answers, strict=True):
-            counter_decisions[i] = parse_output(text).decision
-    result = jsonable(
-        flip_test(frame["id"].to_list(), [p.decision for p in parsed], counter_decisions)
-    )
-    result["group_column"] = group
-    result["changed_prompts"] = len(changed)
-    result["identical_prompts"] = frame.height - len(changed)
-    if not changed:
+    """The flip test (factory.evaluate.counterfactual): the model answers again the prompts
+    whose shown, policy-blind fields changed, and we count the decisions that change."""
+    result: dict[str, Any] = {
+        "fields": list(cases.fields),
+        "shown_but_read": list(cases.shown_but_read),
+        "not_read_from": cases.not_read_from,
+        "group_column": cases.group_column,
+        "changed_prompts": len(cases.changed),
+        "identical_prompts": frame.height - len(cases.changed),
+        # The engine reads none of the swapped fields: this must stay 0.
+        "engine_changed": Rate.of(len(cases.engine_changed), frame.height),
+    }
+    if not cases.changed:
+        result["rate"] = Rate.of(0, 0)
         result["note"] = (
-            "the prompts never show the protected attributes or the name, so swapping them "
-            "leaves every prompt identical and no decision can flip"
+            "the prompt shows no field the policy does not read, so no prompt could change "
+            "without changing the case"
+            if not cases.fields
+            else "no row's swapped fields differed from its donor's"
         )
-    return result
+        return jsonable(result)
+    changed = list(cases.changed)
+    answers = generate_answers(
+        model,
+        [[*chats[i][:-1], {"role": "user", "content": cases.prompts[i]}] for i in changed],
+        backend=backend,
+        max_new_tokens=max_new_tokens,
+        engine_args=engine_args,
+    )
+    ids = frame["id"].to_list()
+    flips = flip_test(
+        [ids[i] for i in changed],
+        [parsed[i].decision for i in changed],
+        [parse_output(text).decision for text in answers],
+    )
+    return jsonable({**result, **asdict(flips)})
 
 
 def _recorded_base(model: str) -> str | None:
@@ -277,9 +338,19 @@ def _recorded_base(model: str) -> str | None:
     return base if isinstance(base, str) and Path(base).exists() else None
 
 
+def resolve_model(name: str) -> str:
+    """The model folder to load for `name`: a training run folder's merged/ model, else `name`
+    itself (a merged folder or a Hub id)."""
+    folder = Path(name)
+    if (folder / "train_manifest.json").exists() and (folder / "merged").is_dir():
+        return str(folder / "merged")
+    return name
+
+
 def model_identity(model: str) -> dict[str, Any]:
     """What pins down the model scored: for a local folder, hashes of its config and weights,
-    and the training lineage when it is a fin-factory run's merged/ folder."""
+    and the training lineage when it is a fin-factory run's merged/ folder (its base model and
+    the method that trained it)."""
     folder = Path(model)
     if not folder.is_dir():
         return {"hub_id": model}
@@ -297,6 +368,9 @@ def model_identity(model: str) -> dict[str, Any]:
     if lineage.exists():
         trained = json.loads(lineage.read_text(encoding="utf-8"))
         identity["base_model"] = trained.get("base_model")
+        # Runs from before DPO and GRPO existed were all supervised.
+        identity["method"] = trained.get("method", "sft")
+        identity["run_dir"] = str(folder.parent.resolve())
         identity["train_recipe_sha256"] = trained.get("recipe", {}).get("sha256")
         identity["parity_passed"] = trained.get("parity", {}).get("passed")
     return identity
@@ -318,6 +392,11 @@ def headline(scored: dict[str, Any], screening: str | None = None) -> dict[str, 
         "reason_recall": scored["reasons"]["recall"]["value"],
         "faithfulness": scored["faithfulness"]["numbers"]["value"],
     }
+    claims = scored.get("claims", {})
+    if "faithful" in claims:
+        figures["claim_faithfulness"] = claims["faithful"]["value"]
+    if "verification" in scored:
+        figures["verified"] = scored["verification"]["verified"]["value"]
     if screening is not None and screening in scored:
         figures["false_positive_rate"] = scored[screening]["false_positive_rate"]["value"]
         figures["false_negative_rate"] = scored[screening]["false_negative_rate"]["value"]
@@ -325,6 +404,43 @@ def headline(scored: dict[str, Any], screening: str | None = None) -> dict[str, 
         if name in scored:
             figures[name] = scored[name]["f1"]["value"]
     return figures
+
+
+def comparison(
+    model: dict[str, Any], compared: Sequence[dict[str, Any]], baseline: dict[str, Any] | None
+) -> list[dict[str, Any]]:
+    """The models side by side on the figures that tell training methods apart: decision
+    accuracy, reason recall, claim faithfulness and the share of answers that fully verify.
+
+    Args:
+        model: the report's model section.
+        compared: the sections of the models compared with it.
+        baseline: the base model's section, when it was scored.
+
+    Returns:
+        One entry per model (the model first, then the compared ones, then the baseline):
+        role, name, method ("base" for the baseline, None when no run recorded one) and the
+        four figures as rates.
+    """
+    entries = [("model", model), *(("compare", c) for c in compared)]
+    if baseline is not None:
+        entries.append(("baseline", baseline))
+    rows = []
+    for role, scored in entries:
+        method = "base" if role == "baseline" else scored["identity"].get("method")
+        claims = scored.get("claims", {})
+        rows.append(
+            {
+                "role": role,
+                "name": scored["name"],
+                "method": method,
+                "accuracy": scored["decisions"]["accuracy"],
+                "reason_recall": scored["reasons"]["recall"],
+                "claim_faithfulness": claims.get("faithful"),
+                "verified": scored["verification"]["verified"],
+            }
+        )
+    return rows
 
 
 def write_report(report: dict[str, Any], path: Path) -> None:

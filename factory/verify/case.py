@@ -2,8 +2,8 @@
 
 The verify step holds its own loop (it counts tokens and builds prompts for a whole shard at
 once); everything else that asks "is this answer right for this case?" (preference pairs, RL
-rewards) asks a `CaseVerifier`, so each of them runs the same checks with the same facts, rule
-table and tolerance as the data itself was verified with.
+rewards, evaluation) asks a `CaseVerifier`, so each of them runs the same checks with the same
+facts, rule table and tolerance as the data itself was verified with.
 """
 
 from __future__ import annotations
@@ -12,8 +12,10 @@ from collections.abc import Collection, Mapping
 from typing import Any
 
 from factory.domains.base import Domain, Fact, PolicyBase
+from factory.output import ParsedOutput
 from factory.recipe import RecipeBase
 from factory.verify import VERIFIER_ORDER, Verdict, verify_example
+from factory.verify.claims import ClaimFailure, check_claims
 
 
 class CaseVerifier:
@@ -66,4 +68,25 @@ class CaseVerifier:
             row=row,
             prompt=prompt,
             grounding=self.domain.grounding(row) if "grounding" in selected else None,
+        )
+
+    def claim_failures(
+        self, parsed: ParsedOutput, row: Mapping[str, Any], prompt: str | None = None
+    ) -> list[ClaimFailure] | None:
+        """Every failing claim of `parsed` as the answer to `row`, not just the first (the
+        verdict stops at the first; evaluation counts them all, per kind).
+
+        Returns:
+            The failures (empty when every claim holds); None when the domain has no rule
+            table, so there are no claims to read.
+        """
+        if self.table is None:
+            return None
+        return check_claims(
+            parsed,
+            table=self.table,
+            row=row,
+            decision=str(row["decision"]).strip().lower(),
+            prompt=prompt,
+            tolerance=self.tolerance,
         )

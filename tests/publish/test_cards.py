@@ -82,6 +82,35 @@ def test_model_card_matches_its_golden_file(run_folder):
     )
 
 
+def test_the_model_card_names_the_method_and_compares_models_trained_otherwise(run_folder):
+    from factory.evaluate.run import comparison
+
+    manifest = json.loads((run_folder / "train_manifest.json").read_text())
+    init_from = {"run_dir": "/runs/sft", "method": "sft", "manifest_sha256": "ab" * 32}
+    manifest.update(method="dpo", init_from=init_from)
+    manifest["recipe"]["train"].update(method="dpo", dpo={"beta": 0.1, "loss_type": "sigmoid"})
+    (run_folder / "train_manifest.json").write_text(json.dumps(manifest))
+    report = json.loads((run_folder / "eval.json").read_text())
+    other = json.loads(json.dumps(report["model"]))
+    other["name"] = "/runs/grpo/merged"
+    other["identity"].update(method="grpo", run_dir="/runs/grpo")
+    other["decisions"]["accuracy"].update(successes=9, value=0.75)
+    report["compare"] = [other]
+    report["comparison"] = comparison(report["model"], [other], None)
+    (run_folder / "eval.json").write_text(json.dumps(report))
+    text = render_model_card(read_model_release(run_folder)).text
+    assert "by **dpo**, direct preference optimisation" in text and "trl's DPOTrainer" in text
+    assert "started from the sft run `sft`" in text and "| DPO | beta=0.1" in text
+    assert "- dpo\n" in text.split("---")[1]  # the Hub tag
+    section = text[text.index("### Compared with other training methods") :]
+    assert "| this model `RUN` | sft |" in section
+    assert "| compare `grpo` | grpo | 0.750 [" in section
+    # Without models to compare, no comparison section.
+    del report["compare"]
+    (run_folder / "eval.json").write_text(json.dumps(report))
+    assert "### Compared" not in render_model_card(read_model_release(run_folder)).text
+
+
 def test_model_card_usage_snippet_is_valid_python_with_the_example_prompts(run_folder):
     release = read_model_release(run_folder)
     text = render_model_card(release, repo_id="fin-org/m").text
