@@ -138,37 +138,54 @@ class _Reader:
             numbers = _read(text)
         masked = _mask(text)
         plans = self.vocab.plans
-        carry: tuple[str, ...] = ()
         k = 0
-        for span in _STOPS.finditer(text):
-            start, end = span.span(1)
+        count = len(numbers)
+        pos = 0
+        for line in text.split("\n"):
+            end = pos + len(line)
             found = []
-            while k < len(numbers) and numbers[k][5] < end:
-                if numbers[k][5] >= start:
-                    found.append(numbers[k])
+            while k < count and numbers[k][5] < end:
+                found.append(numbers[k])
                 k += 1
-            sentence = text[start:end]
-            if start > 0 and text[start - 1] == "\n":
-                carry = ()  # "That" never refers back across a line
+            if line and not line.isspace():
+                # A line's claims depend on its words and the shape of its numbers, not on
+                # their digits ("That" never refers back across a line): plan once per
+                # shape, then check each case's numbers.
+                key = masked[pos:end]
+                plan = plans.get(key)
+                if plan is None:
+                    if len(plans) > _PLAN_CACHE:
+                        plans.clear()
+                    plan = plans[key] = self._plan_line(line, pos, found)
+                for first, last, steps, slots in plan:
+                    for token, j in slots:
+                        token.number = found[j]
+                    self._sentence = line[first:last].strip()
+                    for step, args in steps:
+                        step(self, *args)
+            pos = end + 1
+        return self.failures
+
+    def _plan_line(
+        self, line: str, offset: int, numbers: list[Any]
+    ) -> list[tuple[int, int, list[Any], list[tuple[Token, int]]]]:
+        """The plans of a line's sentences that check something: (start, end, steps, number
+        tokens with the index of their number in the line)."""
+        out = []
+        carry: tuple[str, ...] = ()
+        j = 0
+        for span in _STOPS.finditer(line):
+            start, end = span.span(1)
+            first = j
+            while j < len(numbers) and numbers[j][5] - offset < end:
+                j += 1
+            sentence = line[start:end]
             if not sentence or sentence.isspace():
                 continue
-            # A sentence's claims depend on its words and the shape of its numbers, not on
-            # their digits: plan once per shape, then check each case's numbers.
-            key = (masked[start:end], carry)
-            plan = plans.get(key)
-            if plan is None:
-                if len(plans) > _PLAN_CACHE:
-                    plans.clear()
-                plan = plans[key] = self._plan(sentence, start, found, carry)
-            steps, slots, carry = plan
-            if not steps:
-                continue
-            for token, j in slots:
-                token.number = found[j]
-            self._sentence = sentence.strip()
-            for step, args in steps:
-                step(self, *args)
-        return self.failures
+            steps, slots, carry = self._plan(sentence, offset + start, numbers[first:j], carry)
+            if steps:
+                out.append((start, end, steps, [(t, first + i) for t, i in slots]))
+        return out
 
     def _plan(
         self, sentence: str, offset: int, numbers: list[Any], carry: tuple[str, ...]
