@@ -71,6 +71,7 @@ CORRECT = (
     "Age, sex and marital status play no part in this decision.",
     "The applicant works as a Dispatcher at Acme Logistics.",
     "Let me work through each check in turn before deciding whether to approve.",
+    "Amortising $15,000 over 48 months at that rate gives a level payment of $375.00 a month.",
     "The credit score of 655 is below the approval level, which alone would mean a referral.",
 )
 

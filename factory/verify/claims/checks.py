@@ -386,6 +386,14 @@ class _Reader:
             # general, not where the case stands; it must still say the policy's direction.
             self._definition(clause, c, op, roles, defined)
             return
+        if (
+            not explicit
+            and c > 0
+            and clause[c - 1].kind == NUMBER
+            and roles.get(c - 1) != "margin"
+            and limit_token is None
+        ):
+            return  # "amortising $20,100 over 48 months": a span, not a comparison
         if limit_token is not None and not explicit:
             # "over the velocity mark of 3": the limit's own name says whose limit it is
             at = next(k for k, t in enumerate(clause) if t is limit_token)
