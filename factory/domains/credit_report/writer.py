@@ -221,7 +221,7 @@ _UTIL_SAME = (
 )
 _UTIL_MOVED = (
     "Credit utilization went from {b} to {a} ({move})",
-    "Utilization: {b} before, {a} after, {move}",
+    "Utilization was {b} before and {a} after ({move})",
     "Revolving utilization moved from {b} to {a}, {move}",
 )
 _ABOVE_TARGET = (
@@ -315,7 +315,7 @@ def _verdict(
     return _pick(rng, phrasings).format(threshold=threshold, side=side)
 
 
-_UNCHANGED = ("Unchanged: ", "No change in ", "Steady: ")
+_UNCHANGED = ("Unchanged: ", "Holding level: ", "Steady: ")
 
 
 def _count_step(row: Row, listed: set[str], rng: random.Random) -> str:
@@ -526,9 +526,11 @@ def _improve_answer(row: Row, policy: CreditReportPolicy, words: _Words) -> str:
 
 
 def _changes_answer(row: Row, policy: CreditReportPolicy, words: _Words) -> str:
+    # Headers no surname spells: the identity check reads a capitalised "Good" as the name of a
+    # customer called Good (the summary's prompt shows its Good:/Bad: headers instead).
     return (
-        f"{_headline(row)}.\n{change_list('Good', row['good_changes'])}\n"
-        f"{change_list('Bad', row['bad_changes'])}\n"
+        f"{_headline(row)}.\n{change_list('Changes that help', row['good_changes'])}\n"
+        f"{change_list('Changes that hurt', row['bad_changes'])}\n"
         f"What you can do next:\n{_actions_block(row, policy)}"
     )
 
