@@ -4,12 +4,14 @@ together, and the template teacher's answers pass every verifier, claims include
 
 from __future__ import annotations
 
+import copy
 import random
 from typing import Any
 
 import pytest
 
 from factory.cards import policy_table
+from factory.errors import RecipeError
 from factory.pipeline.prompts import prompt_builder
 from factory.recipe import parse_recipe
 from factory.synth import Shard, labelled_shard
@@ -97,3 +99,19 @@ def test_template_answers_of_the_extended_table_pass_every_verifier(extended) ->
         text = task.write(row, recipe.policy, random.Random(i))
         verdict = verifier.verdict(text, row, builder.user(row))
         assert verdict.ok, (verdict.reason, verdict.detail, text)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"supports": ["dclined"]}, r"policy\.rules\.0\.supports: unknown tier 'dclined'"),
+        ({"outcome": "declined"}, r"policy\.rules\.0\.outcome: a rule that supports a tier"),
+        ({"supports": [], "points": 3}, r"policy\.rules\.0: give `outcome`"),
+        ({"points": "score_aftr * 2"}, r"policy\.rules\.0\.points: unknown name 'score_aftr'"),
+    ],
+)
+def test_a_bad_supporting_rule_is_one_error_naming_its_field(change, message) -> None:
+    data = copy.deepcopy(RECIPE)
+    data["policy"]["rules"][0].update(change)
+    with pytest.raises(RecipeError, match=message):
+        parse_recipe(data, "r.yaml")
