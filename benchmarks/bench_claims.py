@@ -161,8 +161,8 @@ def main() -> None:
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
     names = args.recipes or sorted(p.stem for p in RECIPES.glob("*.yaml"))
-    # Claims read a rule table: recipes of a domain without one (credit_report, knowledge)
-    # have no claims to alter.
+    # Claims read a rule table: recipes of a domain without one (knowledge) have no claims
+    # to alter.
     tables = [n for n in names if load_recipe(RECIPES / f"{n}.yaml").domain_impl.table_builder]
     for skipped in sorted(set(names) - set(tables)):
         print(f"skipped {skipped}: its domain has no rule table, so no claims are read")

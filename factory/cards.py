@@ -198,10 +198,22 @@ def policy_table(recipe: RecipeBase) -> list[dict[str, str]]:
     table = domain.rule_table(recipe.policy)
     rows = []
     for rule in table.rules:
-        # A rule at the default tier only adds points; a reason=False one decides unnamed.
+        # A rule at the default tier only adds points, explains the tiers it supports (ranked
+        # by its points) or is listed in a column; a reason=False one decides unnamed.
         scores = f" (+{rule.points})" if rule.points else ""
-        outcome = ("points only" if rule.outcome == table.default else rule.outcome) + scores
-        text = rule.text if rule.reason else f"{rule.text} (decides; never named as a reason)"
+        if rule.supports:
+            outcome = f"supports {' or '.join(rule.supports)}" + (
+                f" (ranked by {rule.points})" if rule.points else ""
+            )
+            if rule.fallback:
+                outcome += " (fallback)"
+        elif rule.listed is not None and rule.outcome == table.default:
+            outcome = f"listed in {rule.listed}"
+        else:
+            outcome = ("points only" if rule.outcome == table.default else rule.outcome) + scores
+        text = rule.text
+        if not rule.reason and rule.outcome != table.default:
+            text += " (decides; never named as a reason)"
         rows.append(
             {
                 "code": rule.code,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import numpy as np
 import polars as pl
 import pytest
 from hypothesis import given, settings
@@ -20,8 +19,9 @@ from factory.domains.credit_report.policy import (
     MINOR_CHANGES,
     NO_NEW_NEGATIVE_ITEMS,
     REASON_TEXTS,
-    estimated_impacts,
 )
+from factory.domains.rules.engine import compiled
+from factory.domains.rules.expr import evaluate
 
 DOMAIN = get_domain("credit_report")
 POLICY = CreditReportPolicy()
@@ -377,10 +377,14 @@ def test_engine_invariants(reports):
 
 
 def _impact(item: dict[str, Any]) -> float:
+    """The table's estimated impact (the rule's points) of one listed change."""
     rule = next(rule for rule in CHANGE_RULES if rule.code == item["code"])
-    return float(
-        estimated_impacts(rule, np.array([item["before"]]), np.array([abs(item["delta"])]))[0]
+    points = next(
+        rc.points for rc in compiled(DOMAIN.rule_table(POLICY)).rules if rc.rule.code == rule.code
     )
+    assert points is not None
+    values = {f"{rule.field}_before": item["before"], f"{rule.field}_change": abs(item["delta"])}
+    return float(evaluate(points, values))
 
 
 @settings(max_examples=40, deadline=None)

@@ -9,20 +9,20 @@ declined or stable.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import polars as pl
 
 from factory.domains.base import (
     DistributionBase,
     Domain,
+    Fact,
     PolicyBase,
     Polish,
     RegulatoryNotes,
     Task,
 )
-from factory.domains.credit_report import engine
-from factory.domains.credit_report.facts import credit_report_facts
+from factory.domains.credit_report.facts import extra_facts
 from factory.domains.credit_report.policy import (
     ACTION_TEXTS,
     ADVERSE_LABELS,
@@ -32,7 +32,22 @@ from factory.domains.credit_report.policy import (
 )
 from factory.domains.credit_report.profiles import PROTECTED_COLUMNS, CreditReportDistribution
 from factory.domains.credit_report.profiles import synthesize as synthesize_reports
+from factory.domains.credit_report.rules import builtin_table, change_items
 from factory.domains.credit_report.writer import change_lists, write_qa, write_summary
+from factory.domains.rules.engine import compiled
+from factory.domains.rules.facts import table_facts
+
+#: The columns decide adds, in the order it writes them.
+_LABEL_COLUMNS = (
+    "good_changes",
+    "bad_changes",
+    "decision",
+    "reason_codes",
+    "actions",
+    "target_revolving_balance",
+    "paydown_to_target",
+    "policy_version",
+)
 
 
 class CreditReportDomain(Domain):
@@ -88,7 +103,7 @@ class CreditReportDomain(Domain):
     }
 
     synthesizer = staticmethod(synthesize_reports)
-    fact_finder = staticmethod(credit_report_facts)
+    table_builder = staticmethod(builtin_table)
 
     def regulatory_notes(self) -> RegulatoryNotes:
         """Explains reports, decides nothing; key factors the way score disclosures list them."""
@@ -102,10 +117,36 @@ class CreditReportDomain(Domain):
             "codes and texts:",
         )
 
-    def decide(self, profiles: pl.DataFrame, policy: PolicyBase) -> pl.DataFrame:
-        """Adds deltas, listed changes, the trend, drivers and actions; see engine.decide."""
+    def facts(self, row: Mapping[str, Any], policy: PolicyBase) -> dict[str, Fact]:
+        """The rule table's facts (factory.domains.rules.facts: every quantity, threshold and
+        gap, with its unit and words) plus the percentage-point twins and list counts the
+        writers cite (factory.domains.credit_report.facts)."""
         report = self._own(policy, CreditReportPolicy)
-        return engine.decide(profiles, report, self.policy_version(report))
+        facts = table_facts(self.rule_table(report), row)
+        facts.update(extra_facts(row, report, facts))
+        return facts
+
+    def decide(self, profiles: pl.DataFrame, policy: PolicyBase) -> pl.DataFrame:
+        """Labels before/after reports with the compiled rule table
+        (factory.domains.credit_report.rules).
+
+        Adds `<field>_delta` for every report field; `good_changes` and `bad_changes`
+        (List(Struct{code, before, after, delta}), largest estimated impact first);
+        `decision` (improved when the score rose by at least `stable_band_points`, declined
+        when it fell by at least that many, stable otherwise); `reason_codes` (at most four
+        drivers in the direction of the trend, never empty for improved or declined, empty for
+        stable); `actions` (List(String), most urgent first); `target_revolving_balance` and
+        `paydown_to_target`; and `policy_version`.
+        """
+        table = self.rule_table(policy)
+        out = compiled(table).decide(profiles)
+        out = out.with_columns(
+            good_changes=change_items(out, "good_changes", table),
+            bad_changes=change_items(out, "bad_changes", table),
+        )
+        # The recipe's own derived quantities (after the built-in columns) keep their place.
+        added = [c for c in out.columns if c not in profiles.columns and c not in _LABEL_COLUMNS]
+        return out.select(*profiles.columns, *added, *_LABEL_COLUMNS)
 
 
 DOMAIN = CreditReportDomain()

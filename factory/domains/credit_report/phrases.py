@@ -11,12 +11,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from factory.domains._text import money, num, pct, plural
-from factory.domains.credit_report.policy import (
-    ACTION_TEXTS,
-    MINOR_CHANGES,
-    NO_NEW_NEGATIVE_ITEMS,
-    CreditReportPolicy,
-)
+from factory.domains.credit_report.policy import ACTION_TEXTS, CreditReportPolicy
 
 Item = Mapping[str, Any]
 Row = Mapping[str, Any]
@@ -102,31 +97,6 @@ def change_list(header: str, items: list[Item]) -> str:
     return header + ":\n" + "\n".join(f"- {change_line(item)}." for item in items)
 
 
-#: driver code -> a short plain-language name (no digits), used in sentences.
-DRIVER_NAMES: dict[str, str] = {
-    "PUBLIC_RECORD_ADDED": "a new public record",
-    "NEW_COLLECTION": "a new collection account",
-    "NEW_LATE_PAYMENT": "a new late payment",
-    "UTILIZATION_UP": "higher credit utilization",
-    "HARD_INQUIRIES_UP": "new hard inquiries",
-    "ACCOUNT_OPENED": "newly opened accounts",
-    "ACCOUNT_CLOSED": "closed accounts",
-    "REVOLVING_BALANCE_UP": "higher revolving balances",
-    "CREDIT_LIMIT_DOWN": "lower credit limits",
-    "INSTALLMENT_BALANCE_UP": "higher installment loan balances",
-    "PUBLIC_RECORD_REMOVED": "a public record coming off the report",
-    "COLLECTION_REMOVED": "a collection account coming off the report",
-    "LATE_PAYMENT_REMOVED": "a late payment coming off the report",
-    "UTILIZATION_DOWN": "lower credit utilization",
-    "HARD_INQUIRIES_DOWN": "older hard inquiries dropping off",
-    "REVOLVING_BALANCE_DOWN": "lower revolving balances",
-    "CREDIT_LIMIT_UP": "higher credit limits",
-    "INSTALLMENT_BALANCE_DOWN": "paying down installment loans",
-    NO_NEW_NEGATIVE_ITEMS: "a clean record with no new negative items",
-    MINOR_CHANGES: "small changes across the report",
-}
-
-
 def join_words(words: list[str]) -> str:
     """'a', 'a and b', 'a, b and c'."""
     if len(words) <= 1:
@@ -134,9 +104,14 @@ def join_words(words: list[str]) -> str:
     return ", ".join(words[:-1]) + " and " + words[-1]
 
 
-def driver_names(codes: list[str]) -> str:
-    """The drivers in words: 'higher credit utilization and a new late payment'."""
-    return join_words([DRIVER_NAMES[code] for code in codes])
+def driver_names(codes: list[str], nouns: Mapping[str, str]) -> str:
+    """The drivers in words: 'higher credit utilization and a new late payment'.
+
+    Args:
+        codes: the driver codes.
+        nouns: code -> how a sentence names it (the rule table's nouns).
+    """
+    return join_words([nouns[code] for code in codes])
 
 
 def score_move(row: Row) -> str:

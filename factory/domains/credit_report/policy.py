@@ -2,8 +2,9 @@
 
 A change between the before and after report is listed (as good or bad) when it clears the
 policy's threshold for its field; listed changes are ordered by an estimated score impact, and
-the first few in the direction of the score trend are the principal drivers. The vectorised
-engine that applies these rules is factory.domains.credit_report.engine.
+the first few in the direction of the score trend are the principal drivers. The rule table
+that declares all of it, and from which the engine, facts, prompt and cards are derived, is
+factory.domains.credit_report.rules.
 """
 
 from __future__ import annotations
@@ -188,63 +189,9 @@ ACTION_TEXTS: dict[str, str] = {
 }
 
 
-def estimated_impacts(rule: ChangeRule, before: np.ndarray, change: np.ndarray) -> np.ndarray:
-    """Estimated score points a listed change moved the score by (always > 0 when listed).
-
-    A scorecard-style estimate, used only to order changes and drivers: derogatory items weigh
-    most (the first of its kind most of all), then utilization, then inquiries and account
-    changes; dollar balances and limits act mainly through utilization and weigh little.
-
-    Args:
-        rule: the change.
-        before: the field on the before-report.
-        change: the absolute size of the change (>= the listing threshold).
-    """
-    per_unit, first_bonus = _IMPACT[rule.code]
-    impact = per_unit * change
-    if first_bonus:
-        # The first derogatory item of a kind hurts far more than later ones.
-        impact = impact + np.where(before == 0, first_bonus, 0.0)
-    return impact
-
-
-#: code -> (points per unit of change, extra points when the before-count was zero).
-_IMPACT: dict[str, tuple[float, float]] = {
-    "PUBLIC_RECORD_ADDED": (70.0, 0.0),
-    "NEW_COLLECTION": (20.0, 25.0),
-    "NEW_LATE_PAYMENT": (20.0, 35.0),
-    "UTILIZATION_UP": (150.0, 0.0),
-    "HARD_INQUIRIES_UP": (5.0, 0.0),
-    "ACCOUNT_OPENED": (6.0, 0.0),
-    "ACCOUNT_CLOSED": (4.0, 0.0),
-    "REVOLVING_BALANCE_UP": (0.0005, 0.0),
-    "CREDIT_LIMIT_DOWN": (0.0003, 0.0),
-    "INSTALLMENT_BALANCE_UP": (0.0003, 0.0),
-    "PUBLIC_RECORD_REMOVED": (25.0, 0.0),
-    "COLLECTION_REMOVED": (20.0, 0.0),
-    "LATE_PAYMENT_REMOVED": (15.0, 0.0),
-    "UTILIZATION_DOWN": (150.0, 0.0),
-    "HARD_INQUIRIES_DOWN": (2.0, 0.0),
-    "REVOLVING_BALANCE_DOWN": (0.0005, 0.0),
-    "CREDIT_LIMIT_UP": (0.0003, 0.0),
-    "INSTALLMENT_BALANCE_DOWN": (0.0003, 0.0),
-}
-
-
 def trend_masks(
     score_delta: np.ndarray, policy: CreditReportPolicy
 ) -> tuple[np.ndarray, np.ndarray]:
     """(improved, declined) per row: the score rose, or fell, by at least the stable band."""
     band = policy.stable_band_points
     return score_delta >= band, score_delta <= -band
-
-
-def listing_threshold(field: str, policy: CreditReportPolicy) -> float:
-    """Smallest absolute change of `field` that is listed (counts: any change of one or more)."""
-    if field == "utilization":
-        return policy.min_utilization_change
-    if field == "credit_limit":
-        return policy.min_credit_limit_change
-    if field in MONEY_FIELDS:
-        return policy.min_balance_change
-    return 1.0

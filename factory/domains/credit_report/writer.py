@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from factory.domains._text import money, num, pct, plural
@@ -30,9 +31,10 @@ from factory.domains.credit_report.policy import (
     CHANGE_RULES,
     MINOR_CHANGES,
     NO_NEW_NEGATIVE_ITEMS,
-    REASON_TEXTS,
     CreditReportPolicy,
 )
+from factory.domains.rules.facts import fact_values
+from factory.domains.rules.text import fired_codes, quantity_sentences
 from factory.output import render_output
 
 Row = Mapping[str, Any]
@@ -66,22 +68,48 @@ def write_summary(row: Row, policy: PolicyBase, rng: random.Random) -> str:
         rng: the row's seeded generator (phrasing only).
     """
     assert isinstance(policy, CreditReportPolicy)
-    reasoning = _comparison_steps(row, policy, rng, _score_step(row, rng))
+    words = _Words.of(policy)
+    reasoning = _comparison_steps(row, policy, rng, _score_step(row, rng), words)
     answer = "\n".join(
         (
             change_list("Good", row["good_changes"]),
             change_list("Bad", row["bad_changes"]),
             "",
-            _summary_paragraph(row),
+            _summary_paragraph(row, words),
         )
     )
     return render_output(
         reasoning,
         row["decision"],
         reasons=row["reason_codes"],
-        reason_texts=REASON_TEXTS,
+        reason_texts=words.texts,
         answer=answer,
     )
+
+
+@dataclass(frozen=True)
+class _Words:
+    """What the writers read from the rule table: reason texts and driver nouns (a recipe's
+    own rules included), and the table for the recipe rules' sentences."""
+
+    table: Any
+    texts: Mapping[str, str]
+    nouns: Mapping[str, str]
+
+    @classmethod
+    def of(cls, policy: CreditReportPolicy) -> _Words:
+        from factory.domains import get_domain
+
+        table = get_domain("credit_report").rule_table(policy)
+        cached = _WORDS.get(id(table))
+        if cached is None or cached.table is not table:
+            nouns = {rule.code: rule.noun for rule in table.rules}
+            cached = cls(table, table.reason_texts(), nouns)
+            _WORDS[id(table)] = cached
+        return cached
+
+
+_WORDS: dict[int, _Words] = {}
 
 
 def change_lists(answer: str) -> str:
@@ -109,18 +137,19 @@ def write_qa(row: Row, policy: PolicyBase, rng: random.Random) -> str:
         rng: the row's seeded generator (phrasing only).
     """
     assert isinstance(policy, CreditReportPolicy)
+    words = _Words.of(policy)
     focus = _FOCUS[row["question_type"]]
     moved = _MOVED[row["decision"]]
     opening = _pick(rng, _QUESTION_OPENINGS[focus]).format(moved=moved)
     opening += " " + _score_step(row, rng)
-    reasoning = _comparison_steps(row, policy, rng, opening)
+    reasoning = _comparison_steps(row, policy, rng, opening, words)
     reasoning += "\n" + _action_step(row, policy, rng)
     return render_output(
         reasoning,
         row["decision"],
         reasons=row["reason_codes"],
-        reason_texts=REASON_TEXTS,
-        answer=_ANSWERS[focus](row, policy),
+        reason_texts=words.texts,
+        answer=_ANSWERS[focus](row, policy, words),
     )
 
 
@@ -149,7 +178,7 @@ def _score_step(row: Row, rng: random.Random) -> str:
 
 
 def _comparison_steps(
-    row: Row, policy: CreditReportPolicy, rng: random.Random, opening: str
+    row: Row, policy: CreditReportPolicy, rng: random.Random, opening: str, words: _Words
 ) -> str:
     listed = {item["code"] for item in row["good_changes"]}
     listed.update(item["code"] for item in row["bad_changes"])
@@ -166,11 +195,23 @@ def _comparison_steps(
             _field_sentence(row, field, listed, thresholds[field], rng) for field in _DOLLAR_FIELDS
         ),
         _count_step(row, listed, rng),
+        *_recipe_step(row, words, rng),
         _tally_step(row, rng),
         _trend_step(row, policy, rng),
-        _driver_step(row, rng),
+        _driver_step(row, rng, words),
     ]
     return "\n".join(steps)
+
+
+def _recipe_step(row: Row, words: _Words, rng: random.Random) -> list[str]:
+    """One sentence per rule the recipe added, derived from the table (none without any)."""
+    table = words.table
+    added = [rule for rule in table.rules if rule.source == "recipe"]
+    if not added:
+        return []
+    fired = fired_codes(table, row)
+    values = fact_values(table, row)
+    return [" ".join(quantity_sentences(table, added, values, fired, rng))]
 
 
 _UTIL_SAME = (
@@ -180,7 +221,7 @@ _UTIL_SAME = (
 )
 _UTIL_MOVED = (
     "Credit utilization went from {b} to {a} ({move})",
-    "Utilization: {b} before, {a} after, {move}",
+    "Utilization was {b} before and {a} after ({move})",
     "Revolving utilization moved from {b} to {a}, {move}",
 )
 _ABOVE_TARGET = (
@@ -274,7 +315,7 @@ def _verdict(
     return _pick(rng, phrasings).format(threshold=threshold, side=side)
 
 
-_UNCHANGED = ("Unchanged: ", "No change in ", "Steady: ")
+_UNCHANGED = ("Unchanged: ", "Holding level: ", "Steady: ")
 
 
 def _count_step(row: Row, listed: set[str], rng: random.Random) -> str:
@@ -359,7 +400,7 @@ _DRIVERS = (
 )
 
 
-def _driver_step(row: Row, rng: random.Random) -> str:
+def _driver_step(row: Row, rng: random.Random, words: _Words) -> str:
     codes = list(row["reason_codes"])
     if not codes:
         offset = bool(row["good_changes"]) and bool(row["bad_changes"])
@@ -370,7 +411,7 @@ def _driver_step(row: Row, rng: random.Random) -> str:
     if codes[0] == MINOR_CHANGES:
         return _pick(rng, _SMALL_CHANGES)
     verb = "rose" if row["decision"] == "improved" else "fell"
-    return _pick(rng, _DRIVERS).format(names=driver_names(codes), verb=verb)
+    return _pick(rng, _DRIVERS).format(names=driver_names(codes, words.nouns), verb=verb)
 
 
 _ACTION_INTRO = (
@@ -434,13 +475,13 @@ def _headline(row: Row) -> str:
     return f"Your score held steady at {after}, compared with {before} before"
 
 
-def _summary_paragraph(row: Row) -> str:
+def _summary_paragraph(row: Row, words: _Words) -> str:
     codes = list(row["reason_codes"])
     decision = row["decision"]
     if decision == "improved":
-        text = f"{_headline(row)}, mainly thanks to {driver_names(codes)}."
+        text = f"{_headline(row)}, mainly thanks to {driver_names(codes, words.nouns)}."
     elif decision == "declined":
-        text = f"{_headline(row)}, mainly because of {driver_names(codes)}."
+        text = f"{_headline(row)}, mainly because of {driver_names(codes, words.nouns)}."
     elif row["good_changes"] and row["bad_changes"]:
         text = f"{_headline(row)}; the good and bad changes largely balanced out."
     elif row["good_changes"] or row["bad_changes"]:
@@ -455,18 +496,18 @@ def _actions_block(row: Row, policy: CreditReportPolicy) -> str:
     return "\n".join(f"- {action_line(code, row, policy)}" for code in row["actions"])
 
 
-def _driver_lines(row: Row) -> str:
+def _driver_lines(row: Row, words: _Words) -> str:
     items = {item["code"]: item for item in (*row["good_changes"], *row["bad_changes"])}
     lines = [
-        f"- {change_line(items[code])}." if code in items else f"- {REASON_TEXTS[code]}."
+        f"- {change_line(items[code])}." if code in items else f"- {words.texts[code]}."
         for code in row["reason_codes"]
     ]
     return "\n".join(lines)
 
 
-def _explain_answer(row: Row, policy: CreditReportPolicy) -> str:
+def _explain_answer(row: Row, policy: CreditReportPolicy, words: _Words) -> str:
     if row["reason_codes"]:
-        why = "The main reasons:\n" + _driver_lines(row)
+        why = "The main reasons:\n" + _driver_lines(row, words)
     else:
         items = [*row["good_changes"], *row["bad_changes"]]
         why = (
@@ -477,17 +518,19 @@ def _explain_answer(row: Row, policy: CreditReportPolicy) -> str:
     return f"{_headline(row)}.\n{why}\nWhat you can do next:\n{_actions_block(row, policy)}"
 
 
-def _improve_answer(row: Row, policy: CreditReportPolicy) -> str:
+def _improve_answer(row: Row, policy: CreditReportPolicy, words: _Words) -> str:
     return (
         f"{_headline(row)}. Based on your latest report, here is what will help most:\n"
         f"{_actions_block(row, policy)}"
     )
 
 
-def _changes_answer(row: Row, policy: CreditReportPolicy) -> str:
+def _changes_answer(row: Row, policy: CreditReportPolicy, words: _Words) -> str:
+    # Headers no surname spells: the identity check reads a capitalised "Good" as the name of a
+    # customer called Good (the summary's prompt shows its Good:/Bad: headers instead).
     return (
-        f"{_headline(row)}.\n{change_list('Good', row['good_changes'])}\n"
-        f"{change_list('Bad', row['bad_changes'])}\n"
+        f"{_headline(row)}.\n{change_list('Changes that help', row['good_changes'])}\n"
+        f"{change_list('Changes that hurt', row['bad_changes'])}\n"
         f"What you can do next:\n{_actions_block(row, policy)}"
     )
 

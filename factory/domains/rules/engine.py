@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
+import pyarrow as pa
 
 from factory.domains.rules import ranking
 from factory.domains.rules.expr import (
@@ -55,6 +56,8 @@ class RuleCode:
     when: Node
     applies: Node | None
     threshold: Node | None
+    #: the weight of a supporting or listed rule (None for the others).
+    points: Node | None = None
 
 
 class Compiled:
@@ -131,6 +134,8 @@ class Compiled:
         for code in self.derived:
             if code.quantity.output:
                 frame = frame.with_columns(self._quantity_expr(code, ref).alias(code.quantity.name))
+        if self.table.explained:
+            return self._explained(frame, ref)
         helpers = self.table.helpers
         mask = pl.lit(0, dtype=pl.Int64)
         for bit, rule in enumerate(self.rules):
@@ -150,6 +155,87 @@ class Compiled:
             decision=decision,
             reason_codes=reasons,
             policy_version=pl.lit(self.table.version, dtype=pl.String),
+        )
+
+    def _explained(self, frame: pl.LazyFrame, ref: Callable[[str], pl.Expr]) -> pl.DataFrame:
+        """`decide` for a table with supporting or listed rules (factory.domains.rules.ranking
+        semantics): the rules' firing and weights as numpy matrices, the reasons and lists as
+        flat (row, rule) entries sorted once (the weights are continuous, so one outcome per
+        distinct combination would be one per row)."""
+        table, helpers, params = self.table, self.table.helpers, self.table.params
+        columns = []
+        for bit, rc in enumerate(self.rules):
+            fires = to_polars(rc.when, ref, helpers, params)
+            if rc.applies is not None:
+                fires = to_polars(rc.applies, ref, helpers, params) & fires
+            columns.append(fires.fill_null(False).alias(f"__fires{bit}"))
+            if rc.points is not None:
+                points = to_polars(rc.points, ref, helpers, params).cast(pl.Float64)
+                columns.append(points.fill_null(0.0).alias(f"__points{bit}"))
+        extra = frame.with_columns(columns).collect()
+        labelled = extra.select(c for c in extra.columns if not c.startswith("__"))
+        n, rules = labelled.height, table.rules
+        fired = np.zeros((n, len(rules)), dtype=bool)
+        weight = np.zeros((n, len(rules)))
+        for bit, rc in enumerate(self.rules):
+            fired[:, bit] = extra[f"__fires{bit}"].to_numpy()
+            if rc.points is not None:
+                weight[:, bit] = extra[f"__points{bit}"].to_numpy()
+        kept = fired.copy()
+        index = {rule.code: bit for bit, rule in enumerate(rules)}
+        for bit, rule in enumerate(rules):
+            for code in rule.supersedes:
+                kept[:, index[code]] &= ~fired[:, bit]
+        tiers = table.tiers
+        default = tiers.index(table.default)
+        decision = np.full(n, default, dtype=np.int64)
+        for tier in reversed(range(len(tiers))):
+            deciding = [b for b, r in enumerate(rules) if r.outcome == tiers[tier]]
+            if tier != default and deciding:
+                decision[kept[:, deciding].any(axis=1)] = tier
+        on_cache: dict[tuple[str, ...], np.ndarray] = {}
+
+        def on(supports: tuple[str, ...]) -> np.ndarray:
+            if supports not in on_cache:
+                on_cache[supports] = np.isin(decision, [tiers.index(t) for t in supports])
+            return on_cache[supports]
+
+        # Reason entries, appended in table order: (rows, group, -weight, rule); deciding
+        # rules are group 0, supporting ones 1, fallbacks 2.
+        entries: list[tuple[np.ndarray, int, np.ndarray, int]] = []
+        for bit, rule in enumerate(rules):
+            if not rule.reason or rule.fallback:
+                continue
+            if rule.outcome != table.default:
+                rows = np.flatnonzero(kept[:, bit])
+                entries.append((rows, 0, np.zeros(len(rows)), bit))
+            elif rule.supports:
+                rows = np.flatnonzero(kept[:, bit] & on(rule.supports))
+                entries.append((rows, 1, -weight[rows, bit], bit))
+        named = np.zeros(n, dtype=bool)
+        for rows, *_ in entries:
+            named[rows] = True
+        waiting = ~named & (decision != default)
+        for bit, rule in enumerate(rules):
+            if rule.fallback and rule.reason and rule.supports:
+                rows = np.flatnonzero(waiting & kept[:, bit] & on(rule.supports))
+                waiting[rows] = False
+                entries.append((rows, 2, np.zeros(len(rows)), bit))
+        codes = pl.Series([r.code for r in rules], dtype=pl.String)
+        reasons = _ranked_codes(n, entries, codes, table.max_reasons)
+        lists = {}
+        for name in table.lists():
+            members = [
+                (np.flatnonzero(kept[:, b]), 0, -weight[kept[:, b], b], b)
+                for b, r in enumerate(rules)
+                if r.listed == name
+            ]
+            lists[name] = _ranked_codes(n, members, codes, None)
+        return labelled.with_columns(
+            **lists,
+            decision=pl.Series([*tiers], dtype=pl.String).gather(decision),
+            reason_codes=reasons,
+            policy_version=pl.lit(table.version, dtype=pl.String),
         )
 
     def outcome(self, mask: int, points: tuple[float, ...] = ()) -> tuple[int, list[str]]:
@@ -198,6 +284,39 @@ class Compiled:
         codes = pl.Series([c for _, c in outcomes], dtype=pl.List(pl.String))
         gather = pl.Series(position.reshape(-1), dtype=pl.Int64)
         return tiers.gather(gather), codes.gather(gather)
+
+
+def _ranked_codes(
+    n: int,
+    entries: list[tuple[np.ndarray, int, np.ndarray, int]],
+    codes: pl.Series,
+    limit: int | None,
+) -> pl.Series:
+    """A List(String) column from flat (rows, group, key, rule) entries appended in table
+    order: each row's codes sorted by group, then key, then table order (the sort is stable),
+    at most `limit`."""
+    row = np.concatenate([e[0] for e in entries] or [np.zeros(0, dtype=np.int64)])
+    group = np.concatenate([np.full(len(e[0]), e[1]) for e in entries] or [np.zeros(0)])
+    key = np.concatenate([e[2] for e in entries] or [np.zeros(0)])
+    rule = np.concatenate([np.full(len(e[0]), e[3]) for e in entries] or [np.zeros(0)])
+    order = np.lexsort((key, group, row))
+    row, rule = row[order], rule[order].astype(np.int64)
+    count = np.bincount(row, minlength=n)
+    if limit is not None:
+        starts = np.cumsum(count) - count
+        keep = np.arange(len(row)) - starts[row] < limit
+        row, rule = row[keep], rule[keep]
+        count = np.bincount(row, minlength=n)
+    return ragged(count, codes.gather(pl.Series(rule, dtype=pl.Int64)))
+
+
+def ragged(count: np.ndarray, values: pl.Series) -> pl.Series:
+    """A list column from flat entries grouped by row: row i holds the next count[i] values
+    (through Arrow offsets: polars' concat_list + drop_nulls is ~25x slower)."""
+    offsets = np.zeros(len(count) + 1, dtype=np.int64)
+    np.cumsum(count, out=offsets[1:])
+    array = pa.LargeListArray.from_arrays(pa.array(offsets), values.to_arrow())
+    return pl.Series(array)
 
 
 def _names(table: RuleTable, path_of: PathOf) -> dict[str, str]:
@@ -298,7 +417,10 @@ def _rule_code(table: RuleTable, rule: Rule, kinds: dict[str, str], path_of: Pat
                 f"cannot compare {_kind_word(kinds[rule.quantity])} {rule.quantity!r} with "
                 f"{_kind_word(threshold.kind)}",
             )
-    return RuleCode(rule, when, applies, threshold)
+    points = None
+    if rule.points is not None and (rule.supports or rule.listed is not None):
+        points = parse(rule.points, kinds, path=at("points"), helpers=table.helpers, expect="num")
+    return RuleCode(rule, when, applies, threshold, points)
 
 
 def _check_rules(table: RuleTable, path_of: PathOf) -> None:
@@ -310,7 +432,8 @@ def _check_rules(table: RuleTable, path_of: PathOf) -> None:
     for rule in table.rules:
         if codes.count(rule.code) > 1:
             raise RuleError(path_of("rules", rule.code, "code"), f"duplicate code {rule.code!r}")
-        if rule.points is not None:
+        _check_support(table, rule, path_of)
+        if rule.points is not None and not rule.supports and rule.listed is None:
             quantity = table.quantities.get(rule.points)
             if (
                 quantity is None
@@ -323,8 +446,14 @@ def _check_rules(table: RuleTable, path_of: PathOf) -> None:
                     f"{rule.points!r} is not a derived numeric quantity the engine writes"
                     f"{suggest(rule.points, table.quantities)}",
                 )
-        # A rule with points may sit at the default tier: it then only scores.
-        at_default = rule.outcome == table.default and rule.points is None
+        # A rule with points may sit at the default tier: it then only scores; a supporting or
+        # listed one explains or lists without deciding.
+        at_default = (
+            rule.outcome == table.default
+            and rule.points is None
+            and not rule.supports
+            and rule.listed is None
+        )
         if rule.outcome not in table.tiers or at_default:
             tiers = [t for t in table.tiers if t != table.default]
             raise RuleError(
@@ -338,6 +467,30 @@ def _check_rules(table: RuleTable, path_of: PathOf) -> None:
                     path_of("rules", rule.code, "supersedes"),
                     f"unknown code {code!r}{suggest(code, codes)}",
                 )
+
+
+def _check_support(table: RuleTable, rule: Rule, path_of: PathOf) -> None:
+    def fail(field: str, message: str) -> RuleError:
+        return RuleError(path_of("rules", rule.code, field), message)
+
+    tiers = [t for t in table.tiers if t != table.default]
+    for tier in rule.supports:
+        if tier not in tiers:
+            raise fail(
+                "supports",
+                f"unknown tier {tier!r}{suggest(tier, tiers)}; expected one of {', '.join(tiers)}",
+            )
+    if rule.supports and rule.outcome != table.default:
+        raise fail(
+            "outcome",
+            f"a rule that supports a tier decides nothing: its outcome is {table.default!r}",
+        )
+    if rule.supports and table.scored:
+        raise fail("supports", "a table with an additive score cannot have supporting rules")
+    if rule.fallback and not rule.supports:
+        raise fail("fallback", "a fallback rule must name the tiers it supports")
+    if rule.listed is not None and (rule.listed in table.quantities or rule.listed in table.params):
+        raise fail("listed", f"{rule.listed!r} is already a quantity or param")
 
 
 def _kind_word(kind: str) -> str:

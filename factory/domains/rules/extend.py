@@ -86,7 +86,7 @@ def extend_table(table: RuleTable, policy: Any) -> RuleTable:
             source="recipe",
         )
         paths[("quantities", name)] = at
-    added = [_rule(spec, i, quantities) for i, spec in enumerate(policy.rules or ())]
+    added = [_rule(spec, i, quantities, table) for i, spec in enumerate(policy.rules or ())]
     for i, rule in enumerate(added):
         paths[("rules", rule.code)] = f"policy.rules.{i}"
         if rule.threshold in params and params[rule.threshold].source == "recipe":
@@ -108,7 +108,7 @@ def extend_table(table: RuleTable, policy: Any) -> RuleTable:
     return extended
 
 
-def _rule(spec: Any, index: int, quantities: Mapping[str, Quantity]) -> Rule:
+def _rule(spec: Any, index: int, quantities: Mapping[str, Quantity], table: RuleTable) -> Rule:
     quantity, op, threshold = spec.quantity, spec.op, spec.threshold
     when = spec.when
     if when is None:
@@ -122,9 +122,15 @@ def _rule(spec: Any, index: int, quantities: Mapping[str, Quantity]) -> Rule:
     numeric = quantity in quantities and quantities[quantity].kind == "num"
     gap = f"{spec.code.lower()}_gap" if numeric and threshold is not None and op in OPS else None
     text = spec.text
+    points = spec.points
+    if points is not None and not isinstance(points, str):
+        points = repr(points)
     return Rule(
         code=spec.code,
-        outcome=spec.outcome,
+        # A rule that only supports a tier decides nothing: it sits at the default tier.
+        outcome=spec.outcome if spec.outcome is not None else table.default,
+        supports=tuple(spec.supports),
+        points=points,
         when=when,
         quantity=quantity,
         op=op,
@@ -177,6 +183,8 @@ def _ordered(table: RuleTable, added: list[Rule], disable: list[str]) -> tuple[R
     off = set(disable)
     tiers = {t: i for i, t in enumerate(table.tiers)}
     for i, rule in enumerate(added):
+        if rule.supports and rule.outcome == table.default:
+            continue  # the compiler checks the tiers it supports
         if rule.outcome not in tiers or rule.outcome == table.default:
             choices = [t for t in table.tiers if t != table.default]
             raise RuleError(

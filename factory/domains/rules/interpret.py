@@ -14,7 +14,7 @@ from typing import Any
 from factory.domains.rules.engine import Compiled, QuantityCode, compiled
 from factory.domains.rules.expr import evaluate, round_value
 from factory.domains.rules.model import Rule, RuleTable
-from factory.domains.rules.ranking import outcome
+from factory.domains.rules.ranking import listed, outcome
 
 
 def _clean(value: Any) -> Any:
@@ -82,15 +82,22 @@ def interpret_row(table: RuleTable, inputs: Mapping[str, Any]) -> dict[str, Any]
     """The slow reference: one row labelled from its inputs alone.
 
     Returns:
-        Every derived output quantity, `decision` and `reason_codes`, computed without the
-        compiled engine (through factory.domains.rules.ranking, as the engine).
+        Every derived output quantity, each list column (Rule.listed), `decision` and
+        `reason_codes`, computed without the compiled engine (through
+        factory.domains.rules.ranking, as the engine).
     """
     code = compiled(table)
     values = compute_values(code, inputs)
     fired = fired_rules(code, values)
-    points = {r.code: values[r.points] for r in table.rules if r.points is not None}
+    points = {}
+    for rc in code.rules:
+        if rc.points is not None:  # a supporting or listed rule's weight, an expression
+            points[rc.rule.code] = evaluate(rc.points, values, table.helpers)
+        elif rc.rule.points is not None:
+            points[rc.rule.code] = values[rc.rule.points]
     decision, reasons = outcome(table, fired, points)
     out = {d.quantity.name: values[d.quantity.name] for d in code.derived if d.quantity.output}
+    out.update(listed(table, fired, points))
     out["decision"] = decision
     out["reason_codes"] = reasons
     return out

@@ -160,7 +160,18 @@ class Rule:
             (fraud: "pts_new_device"). A table whose rules carry points ranks the reasons of an
             adverse row by points (see factory.domains.rules.ranking); a rule with points may
             have the default tier as its outcome: it then decides nothing on its own and is a
-            reason whenever it scored.
+            reason whenever it scored. For a rule that `supports` a tier, any numeric
+            expression: the weight (credit report: the estimated score impact) that ranks it
+            among the rules supporting the same tier and in its `listed` column.
+        supports: the tiers this rule explains without deciding them (its outcome is the
+            default tier): where it fires on a row decided one of them, its code is a reason,
+            after the deciding rules' reasons, ranked by points (largest first), then table
+            order (credit report: a listed bad change supports "declined").
+        fallback: a supporting rule named only when no other rule gives the row a reason (the
+            score moved and no listed change explains it); the first that fires is named.
+        listed: the List(String) column the engine writes this rule's code into wherever it
+            fires, ranked like the reasons (points, then table order), whatever the decision
+            (credit report: "good_changes", "actions").
         reason: False for a rule that decides but is never named as a reason (a score's own
             threshold: the signals that scored are the reasons).
         prompt: the rule's line in the full system prompt, with {param} placeholders filled
@@ -186,6 +197,14 @@ class Rule:
     points: str | None = None
     reason: bool = True
     prompt: str = ""
+    supports: tuple[str, ...] = ()
+    fallback: bool = False
+    listed: str | None = None
+
+
+def _additive(rule: Rule) -> bool:
+    """A rule whose points add to a score (fraud), not weights that rank supporting rules."""
+    return rule.points is not None and not rule.supports and rule.listed is None
 
 
 @dataclass(frozen=True)
@@ -249,8 +268,18 @@ class RuleTable:
 
     @property
     def scored(self) -> bool:
-        """True when some rule carries points: reasons are then ranked by points."""
-        return any(rule.points is not None for rule in self.rules)
+        """True when some rule neither supporting a tier nor listed carries points (an
+        additive score): reasons are then ranked by points."""
+        return any(_additive(rule) for rule in self.rules)
+
+    @property
+    def explained(self) -> bool:
+        """True when some rule supports a tier or is listed in a column of its own."""
+        return any(rule.supports or rule.listed is not None for rule in self.rules)
+
+    def lists(self) -> tuple[str, ...]:
+        """The list columns the rules are `listed` in, in table order."""
+        return tuple(dict.fromkeys(r.listed for r in self.rules if r.listed is not None))
 
     def tier_rules(self, tier: str) -> tuple[Rule, ...]:
         """The rules whose outcome is `tier`, in severity order."""

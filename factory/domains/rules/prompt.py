@@ -32,7 +32,8 @@ _PRECEDENCE = {"or": 1, "and": 2, "not": 3, "in": 4, "cmp": 4, "+": 5, "-": 5, "
 
 def param_text(param: Param, quantities: Mapping[str, Quantity]) -> str:
     """A param as a prompt shows it: a fraction's as a percentage with up to two decimals
-    (43.0%), a ratio's as 1.25x, a float to two decimals, a whole number as it is."""
+    (43.0%), a ratio's as 1.25x, a float to two decimals (a tiny one, a tolerance, as 1e-09),
+    a whole number as it is."""
     value = param.value
     quantity = quantities.get(param.quantity or "")
     unit = quantity.unit if quantity is not None else None
@@ -43,7 +44,7 @@ def param_text(param: Param, quantities: Mapping[str, Quantity]) -> str:
     if unit == "ratio":
         return f"{round(float(value), 2)}x"
     if isinstance(value, float):
-        return str(round(value, 2))
+        return str(round(value, 2)) if round(value, 2) or not value else f"{value:g}"
     return str(value)
 
 
@@ -90,6 +91,8 @@ class PolicyPrompt:
             text = f"{self.expression(self._when(rule))}"
         if rule.applies is not None:
             text += f" (only when {self.expression(self._applies(rule))})"
+        if rule.supports:
+            text += f" (explains a {' or '.join(rule.supports)} trend; never decides it)"
         return text + "."
 
     def view(self) -> dict[str, Any]:
@@ -186,7 +189,42 @@ class PolicyPrompt:
             f"else {table.default}. Comparisons strict as written; ~N: rounded to N decimals "
             "first; a missing value fails."
         )
+        parts += self._compact_explained()
         return "\n".join(parts)
+
+    def _compact_explained(self) -> list[str]:
+        """Supporting rules (reasons of the tiers they support, ranked by points) and listed
+        rules (the columns they are written to), for a table that has them."""
+        parts = []
+        supporting = [rc for rc in self._code.rules if rc.rule.supports]
+        if supporting:
+            tiers = [t for t in self.table.tiers if any(t in rc.rule.supports for rc in supporting)]
+            parts.append(
+                f"Reasons of {' or '.join(tiers)}"
+                f" (at most {self.table.max_reasons}): the rules below that support the decision, "
+                "most points first; a fallback only when none applies:"
+            )
+            for rc in supporting:
+                tags = [f"supports {'/'.join(rc.rule.supports)}"]
+                if rc.points is not None:
+                    tags.append(f"points {self.expression(rc.points)}")
+                if rc.rule.fallback:
+                    tags.append("fallback")
+                if rc.rule.listed:
+                    tags.append(f"listed in {rc.rule.listed}")
+                line = f"- {rc.rule.code} [{'; '.join(tags)}] ({self.expression(rc.when)})"
+                parts.append(f"{line}: {rc.rule.text}" if rc.rule.text else line)
+        for name in self.table.lists():
+            others = [
+                rc for rc in self._code.rules if rc.rule.listed == name and not rc.rule.supports
+            ]
+            if others:
+                parts.append(f"{name}, in this order, each that applies:")
+                parts += [
+                    f"- {rc.rule.code} ({self.expression(rc.when)}): {rc.rule.text}"
+                    for rc in others
+                ]
+        return parts
 
     # -- expressions as text ------------------------------------------------------------------
 

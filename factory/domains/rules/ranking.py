@@ -13,7 +13,14 @@ Semantics:
    rule that decided on its own or scored points, ranked by the tier it decided (most severe
    first; rules that only scored rank last), then by its points, then in table order;
 5. rules with `reason=False` (a score's own threshold) decide but are never named;
-6. at most `max_reasons` codes are kept.
+6. a rule that `supports` the row's decision and fired is named after the deciding rules,
+   ranked by its points (largest first), then table order; a `fallback` rule only when nothing
+   else is named (the first that fired);
+7. at most `max_reasons` codes are kept.
+
+`listed` gives the codes of each list column (Rule.listed): the fired rules of the list that
+no firing rule supersedes, ranked by points (largest first), then table order, whatever the
+decision.
 """
 
 from __future__ import annotations
@@ -41,9 +48,14 @@ def outcome(
     )
     if decision == table.default:
         return decision, []
-    if not table.scored:
-        return decision, [r.code for r in kept if r.reason][: table.max_reasons]
     scores = points or {}
+    if not table.scored:
+        codes = [r.code for r in kept if r.reason and r.code in decided]
+        support = [r for r in kept if r.reason and decision in r.supports]
+        codes += [r.code for r in _ranked([r for r in support if not r.fallback], scores)]
+        if not codes:
+            codes = [r.code for r in support if r.fallback][:1]
+        return decision, codes[: table.max_reasons]
     tiers = table.tiers
 
     def rank(rule: Rule) -> tuple[int, float, int]:
@@ -58,3 +70,27 @@ def outcome(
         and (rule.code in decided or float(scores.get(rule.code, 0) or 0) > 0)
     ]
     return decision, [rule.code for rule in sorted(named, key=rank)][: table.max_reasons]
+
+
+def _ranked(rules: Sequence[Rule], points: Mapping[str, float]) -> list[Rule]:
+    """`rules` by points, largest first, then table order."""
+    return sorted(rules, key=lambda r: (-float(points.get(r.code, 0) or 0), r.severity))
+
+
+def listed(
+    table: RuleTable, fired: Sequence[Rule], points: Mapping[str, float] | None = None
+) -> dict[str, list[str]]:
+    """List column -> the codes of one row's fired rules listed in it, ranked (see above).
+
+    Args:
+        table: the rule table.
+        fired: the rules whose `applies` and `when` hold for the row, in table order.
+        points: reason code -> the row's points of each rule that has them.
+    """
+    superseded = {code for rule in fired for code in rule.supersedes}
+    kept = [rule for rule in fired if rule.code not in superseded]
+    scores = points or {}
+    return {
+        name: [r.code for r in _ranked([r for r in kept if r.listed == name], scores)]
+        for name in table.lists()
+    }

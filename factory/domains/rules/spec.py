@@ -80,10 +80,21 @@ class RuleSpec(_Spec):
     """A rule added by the recipe, after the built-in rules of the same tier."""
 
     code: str = Field(..., pattern=_CODE, description="Reason code, upper case (SHORT_RESIDENCE).")
-    outcome: str = Field(
-        ...,
+    outcome: str | None = Field(
+        None,
         description="The tier it sends the row to (lending: deny or refer; fraud: block "
-        "or review).",
+        "or review); leave it out for a rule that only `supports` a tier.",
+    )
+    supports: list[str] = Field(
+        default_factory=list,
+        description="Tiers the rule explains without deciding them (credit_report: declined "
+        "or improved): where it fires on a row of such a tier its code is a reason, ranked "
+        "by `points` among the others that do.",
+    )
+    points: str | float | None = Field(
+        None,
+        description="For a rule that supports a tier: its weight among the reasons, a number "
+        "or an expression (credit_report: the estimated score impact, e.g. '30').",
     )
     when: str | None = Field(
         None,
@@ -147,6 +158,10 @@ class RuleSpec(_Spec):
             self.quantity is None or self.op is None or self.threshold is None
         ):
             raise ValueError("give `when`, or all of `quantity`, `op` and `threshold`")
+        if self.outcome is None and not self.supports:
+            raise ValueError("give `outcome` (the tier it decides) or `supports`")
+        if self.points is not None and not self.supports:
+            raise ValueError("`points` ranks a rule that `supports` a tier; give `supports`")
         return self
 
 

@@ -136,7 +136,8 @@ def rule_sentence(
     fields: dict[str, str] = {
         "code": rule.code,
         "text": rule.text[:1].lower() + rule.text[1:],
-        "outcome": rule.outcome,
+        # A supporting rule decides nothing: it may be named as a driver of its tiers.
+        "outcome": rule.outcome if not rule.supports else "name it as a driver",
         "label": quantity.label if quantity else rule.code,
         "Label": _capital(quantity.label if quantity else rule.code),
         "value": "",

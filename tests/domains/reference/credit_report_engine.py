@@ -1,34 +1,190 @@
-"""The vectorised credit-report engine: deltas, listed changes, trend, drivers, actions.
-
-Listed changes are ragged per row (none to a dozen), so they are built as flat numpy entries
-(row, change), sorted once, and turned into polars list columns through Arrow offsets; polars'
-own concat_list + drop_nulls over structs is ~25x slower.
+"""Frozen copy of the credit-report engine before rule tables (commit e4163ab): the reference
+the table-compiled engine must equal on decisions, reason codes, listed changes, actions and
+every derived number. Do not edit.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import polars as pl
 import pyarrow as pa
 
-from factory.domains.credit_report.policy import (
-    ACTIONS,
-    BAD_RULES,
-    DEROGATORY_FIELDS,
-    FIELDS,
-    GOOD_RULES,
-    MINOR_CHANGES,
-    MONEY_FIELDS,
-    NO_NEW_NEGATIVE_ITEMS,
-    REASON_TEXTS,
-    ChangeRule,
-    CreditReportPolicy,
-    estimated_impacts,
-    listing_threshold,
-    trend_masks,
+from factory.domains.credit_report.policy import CreditReportPolicy
+
+#: Report fields compared before and after (columns `<field>_before`, `<field>_after`).
+FIELDS: tuple[str, ...] = (
+    "score",
+    "utilization",
+    "revolving_balance",
+    "credit_limit",
+    "installment_balance",
+    "open_accounts",
+    "hard_inquiries",
+    "late_payments",
+    "collections",
+    "public_records",
 )
+#: Fields stored as whole numbers (counts and the score).
+COUNT_FIELDS: frozenset[str] = frozenset(
+    {"score", "open_accounts", "hard_inquiries", "late_payments", "collections", "public_records"}
+)
+MONEY_FIELDS: frozenset[str] = frozenset(
+    {"revolving_balance", "credit_limit", "installment_balance"}
+)
+#: New derogatory items; their absence lets older items age, which lifts a score.
+DEROGATORY_FIELDS: tuple[str, ...] = ("late_payments", "collections", "public_records")
+
+
+@dataclass(frozen=True)
+class ChangeRule:
+    """One kind of listed change.
+
+    Attributes:
+        code: UPPER_SNAKE_CASE change code.
+        field: the report field it compares.
+        direction: +1 when listed for a rise of the field, -1 for a fall.
+        good: True for the "Good:" list, False for the "Bad:" list.
+    """
+
+    code: str
+    field: str
+    direction: Literal[1, -1]
+    good: bool
+
+
+#: Candidate changes, in the order used to break ties of estimated impact.
+CHANGE_RULES: tuple[ChangeRule, ...] = (
+    ChangeRule("PUBLIC_RECORD_ADDED", "public_records", 1, False),
+    ChangeRule("NEW_COLLECTION", "collections", 1, False),
+    ChangeRule("NEW_LATE_PAYMENT", "late_payments", 1, False),
+    ChangeRule("UTILIZATION_UP", "utilization", 1, False),
+    ChangeRule("HARD_INQUIRIES_UP", "hard_inquiries", 1, False),
+    ChangeRule("ACCOUNT_OPENED", "open_accounts", 1, False),
+    ChangeRule("ACCOUNT_CLOSED", "open_accounts", -1, False),
+    ChangeRule("REVOLVING_BALANCE_UP", "revolving_balance", 1, False),
+    ChangeRule("CREDIT_LIMIT_DOWN", "credit_limit", -1, False),
+    ChangeRule("INSTALLMENT_BALANCE_UP", "installment_balance", 1, False),
+    ChangeRule("PUBLIC_RECORD_REMOVED", "public_records", -1, True),
+    ChangeRule("COLLECTION_REMOVED", "collections", -1, True),
+    ChangeRule("LATE_PAYMENT_REMOVED", "late_payments", -1, True),
+    ChangeRule("UTILIZATION_DOWN", "utilization", -1, True),
+    ChangeRule("HARD_INQUIRIES_DOWN", "hard_inquiries", -1, True),
+    ChangeRule("REVOLVING_BALANCE_DOWN", "revolving_balance", -1, True),
+    ChangeRule("CREDIT_LIMIT_UP", "credit_limit", 1, True),
+    ChangeRule("INSTALLMENT_BALANCE_DOWN", "installment_balance", -1, True),
+)
+GOOD_RULES = tuple(rule for rule in CHANGE_RULES if rule.good)
+BAD_RULES = tuple(rule for rule in CHANGE_RULES if not rule.good)
+
+#: Driver used when the score improved, no favourable change is listed, and no new derogatory
+#: item appeared: older negatives aging is what lifts a score then.
+NO_NEW_NEGATIVE_ITEMS = "NO_NEW_NEGATIVE_ITEMS"
+#: Driver used when the score moved but no listed change explains it.
+MINOR_CHANGES = "MINOR_CHANGES"
+
+#: Reason code -> text a bureau or issuer could send; no digits (the numbers verifier never
+#: sees them). Change codes double as driver codes.
+REASON_TEXTS: dict[str, str] = {
+    "PUBLIC_RECORD_ADDED": "A new public record, such as a bankruptcy or judgment, was reported",
+    "NEW_COLLECTION": "A new collection account was reported",
+    "NEW_LATE_PAYMENT": "A new late payment was reported on an account",
+    "UTILIZATION_UP": "The share of revolving credit limits in use increased",
+    "HARD_INQUIRIES_UP": "New hard inquiries from credit applications were reported",
+    "ACCOUNT_OPENED": "Newly opened accounts lowered the average age of accounts",
+    "ACCOUNT_CLOSED": "Closed accounts reduced the number of open accounts",
+    "REVOLVING_BALANCE_UP": "Balances on revolving accounts increased",
+    "CREDIT_LIMIT_DOWN": "Total credit limits on revolving accounts decreased",
+    "INSTALLMENT_BALANCE_UP": "Balances on installment loans increased",
+    "PUBLIC_RECORD_REMOVED": "A public record no longer appears on the report",
+    "COLLECTION_REMOVED": "A collection account no longer appears on the report",
+    "LATE_PAYMENT_REMOVED": "A late payment no longer appears on the report",
+    "UTILIZATION_DOWN": "The share of revolving credit limits in use decreased",
+    "HARD_INQUIRIES_DOWN": "Older hard inquiries no longer appear on the report",
+    "REVOLVING_BALANCE_DOWN": "Balances on revolving accounts decreased",
+    "CREDIT_LIMIT_UP": "Total credit limits on revolving accounts increased",
+    "INSTALLMENT_BALANCE_DOWN": "Balances on installment loans decreased",
+    NO_NEW_NEGATIVE_ITEMS: "No new late payments, collections or public records were reported, "
+    "so older items carry less weight",
+    MINOR_CHANGES: "Small changes across the report, none large enough to list on its own, "
+    "moved the score",
+}
+
+#: Recommended actions, most urgent first.
+ACTIONS: tuple[str, ...] = (
+    "BRING_ACCOUNTS_CURRENT",
+    "DISPUTE_OR_RESOLVE_COLLECTIONS",
+    "REVIEW_PUBLIC_RECORDS",
+    "PAY_DOWN_REVOLVING",
+    "LIMIT_NEW_APPLICATIONS",
+    "KEEP_OLD_ACCOUNTS_OPEN",
+    "KEEP_PAYING_ON_TIME",
+)
+
+
+def estimated_impacts(rule: ChangeRule, before: np.ndarray, change: np.ndarray) -> np.ndarray:
+    """Estimated score points a listed change moved the score by (always > 0 when listed).
+
+    A scorecard-style estimate, used only to order changes and drivers: derogatory items weigh
+    most (the first of its kind most of all), then utilization, then inquiries and account
+    changes; dollar balances and limits act mainly through utilization and weigh little.
+
+    Args:
+        rule: the change.
+        before: the field on the before-report.
+        change: the absolute size of the change (>= the listing threshold).
+    """
+    per_unit, first_bonus = _IMPACT[rule.code]
+    impact = per_unit * change
+    if first_bonus:
+        # The first derogatory item of a kind hurts far more than later ones.
+        impact = impact + np.where(before == 0, first_bonus, 0.0)
+    return impact
+
+
+#: code -> (points per unit of change, extra points when the before-count was zero).
+_IMPACT: dict[str, tuple[float, float]] = {
+    "PUBLIC_RECORD_ADDED": (70.0, 0.0),
+    "NEW_COLLECTION": (20.0, 25.0),
+    "NEW_LATE_PAYMENT": (20.0, 35.0),
+    "UTILIZATION_UP": (150.0, 0.0),
+    "HARD_INQUIRIES_UP": (5.0, 0.0),
+    "ACCOUNT_OPENED": (6.0, 0.0),
+    "ACCOUNT_CLOSED": (4.0, 0.0),
+    "REVOLVING_BALANCE_UP": (0.0005, 0.0),
+    "CREDIT_LIMIT_DOWN": (0.0003, 0.0),
+    "INSTALLMENT_BALANCE_UP": (0.0003, 0.0),
+    "PUBLIC_RECORD_REMOVED": (25.0, 0.0),
+    "COLLECTION_REMOVED": (20.0, 0.0),
+    "LATE_PAYMENT_REMOVED": (15.0, 0.0),
+    "UTILIZATION_DOWN": (150.0, 0.0),
+    "HARD_INQUIRIES_DOWN": (2.0, 0.0),
+    "REVOLVING_BALANCE_DOWN": (0.0005, 0.0),
+    "CREDIT_LIMIT_UP": (0.0003, 0.0),
+    "INSTALLMENT_BALANCE_DOWN": (0.0003, 0.0),
+}
+
+
+def trend_masks(
+    score_delta: np.ndarray, policy: CreditReportPolicy
+) -> tuple[np.ndarray, np.ndarray]:
+    """(improved, declined) per row: the score rose, or fell, by at least the stable band."""
+    band = policy.stable_band_points
+    return score_delta >= band, score_delta <= -band
+
+
+def listing_threshold(field: str, policy: CreditReportPolicy) -> float:
+    """Smallest absolute change of `field` that is listed (counts: any change of one or more)."""
+    if field == "utilization":
+        return policy.min_utilization_change
+    if field == "credit_limit":
+        return policy.min_credit_limit_change
+    if field in MONEY_FIELDS:
+        return policy.min_balance_change
+    return 1.0
+
 
 #: ECOA/Reg B style: at most four principal reasons.
 MAX_REASONS = 4
