@@ -97,13 +97,19 @@ def test_the_engine_check_sees_a_swap_of_a_field_the_policy_reads(lending):
     assert not engine_changes(recipe, frame, frame).any()
 
 
-def test_a_domain_without_a_rule_table_swaps_nothing_its_engine_reads(tmp_path):
+def test_credit_reports_show_only_what_their_table_reads(tmp_path):
     recipe, _, _, cases = _cases(_dataset(tmp_path, "credit_report"))
-    assert policy_read_columns(recipe) is None
-    assert cases.not_read_from == "protected attributes and names"
+    read = policy_read_columns(recipe)
+    assert read is not None and {"score_before", "score_after"} <= read
+    assert cases.not_read_from == "rule table"
     # Its prompt shows the two reports and nothing the engine ignores: nothing to swap.
     assert cases.fields == () and cases.changed == () and cases.group_column is None
     assert cases.shown_but_read
+
+
+def test_a_domain_without_a_rule_table_reads_no_columns_the_test_could_know():
+    recipe = parse_recipe({"name": "kq", "domain": "knowledge", "description": "questions"})
+    assert policy_read_columns(recipe) is None
 
 
 RECIPES = Path(__file__).resolve().parents[2] / "recipes"

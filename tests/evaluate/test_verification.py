@@ -70,7 +70,5 @@ def test_answers_that_do_not_parse_are_left_out_of_the_claims(lending):
 
 
 def test_a_domain_without_a_rule_table_has_no_claims():
-    recipe = parse_recipe(
-        {"name": "cr", "domain": "credit_report", "task": "summary", "description": "summaries"}
-    )
+    recipe = parse_recipe({"name": "kq", "domain": "knowledge", "description": "questions"})
     assert claim_faithfulness(CaseVerifier(recipe), [], [], [], []) is None
