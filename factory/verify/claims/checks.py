@@ -80,7 +80,7 @@ _COMPLEMENT = frozenset(
     {"in", "of", "per", "within", "during", "at", "from", "for", "than", "to", "against", "on"}
 )
 _DEFINES = frozenset({"runs", "starts", "begins", "ends", "spans", "covers", "lasts", "from"})
-_FLIPPED = frozenset({">", ">=", "<", "<="})
+_ORDERED = frozenset({">", ">=", "<", "<="})
 #: Words before a comparison that make it a definition ("new means under 30 days").
 _DEFINITION = frozenset({"means", "defined", "counts", "qualifies"})
 #: Nouns after a present word that make the phrase a rule's name ("the overnight window").
@@ -276,10 +276,7 @@ class _Reader:
         if limit is not None:
             subject, explicit = self._subject(clause, i, mentions, carry, True)
             names = tuple(q for q in subject if self._compatible(token, q)) if explicit else ()
-            tier = _tier_of_limit(clause[limit])
-            if tier is None and limit > 0 and _is_tier(clause[limit - 1]):
-                tier = _tier_of_limit(clause[limit - 1])  # "the 680 approval level"
-            self._step(_Reader._threshold, token, names, tier)
+            self._step(_Reader._threshold, token, names, _named_tier(clause, limit))
             return "threshold"
         if _after_comparator(clause, i):
             return "reference"  # "above 900 km/h": what a comparison compares with
@@ -394,9 +391,9 @@ class _Reader:
             and limit_token is None
         ):
             return  # "amortising $20,100 over 48 months": a span, not a comparison
+        at = next(k for k, t in enumerate(clause) if t is limit_token) if limit_token else -1
         if limit_token is not None and not explicit:
             # "over the velocity mark of 3": the limit's own name says whose limit it is
-            at = next(k for k, t in enumerate(clause) if t is limit_token)
             owner = clause[at - 1].entry if at > 0 else None
             if owner is not None and owner.quantities:
                 subject, explicit = owner.quantities, True
@@ -408,13 +405,7 @@ class _Reader:
         negated = _negated(clause, c, 3)
         margin = _margin_of(clause, c, ref)
         words = ("not " if negated else "") + clause[c].text
-        limit = None
-        if limit_token is not None:
-            at = next(k for k, t in enumerate(clause) if t is limit_token)
-            tier = _tier_of_limit(limit_token)
-            if tier is None and at > 0 and _is_tier(clause[at - 1]):
-                tier = _tier_of_limit(clause[at - 1])  # "the approval level"
-            limit = (tier, kind)
+        limit = (_named_tier(clause, at), kind) if limit_token is not None else None
         self._step(
             _Reader._compare, op, negated, subject, explicit, ref_token, limit, margin, words
         )
@@ -425,7 +416,7 @@ class _Reader:
         """Checks the direction of a definition against the table's boolean quantities: the
         word defined ("new" in "new means under 30 days") or the present word after the
         reference ("travel above 900 km/h is impossible")."""
-        if op not in _FLIPPED:
+        if op not in _ORDERED:
             return
         ref, _ = _reference(clause, c, roles)
         if ref is None:
@@ -1112,6 +1103,15 @@ def _names_a_limit(clause: list[Token], j: int) -> bool:
     """Quantity name j is followed by a limit's name ("the 500 km distance mark")."""
     k = j + 1
     return k < len(clause) and clause[k].entry is not None and bool(clause[k].entry.limit)  # type: ignore[union-attr]
+
+
+def _named_tier(clause: list[Token], at: int) -> str | None:
+    """The tier of the limit named at `at`: its own ("review level") or the decision word just
+    before it ("the approval level", "the 680 approval level")."""
+    tier = _tier_of_limit(clause[at])
+    if tier is None and at > 0 and _is_tier(clause[at - 1]):
+        tier = _tier_of_limit(clause[at - 1])
+    return tier
 
 
 def _tier_of_limit(limit: Token) -> str | None:
