@@ -173,16 +173,31 @@ def _far(a: float, b: float, unit: str) -> bool:
 def _value_spots(example: Example) -> list[tuple[Any, re.Match[str]]]:
     """(quantity, match) where the reasoning states a quantity's value: "<name> is|of <n>"."""
     reasoning = _parts(example.text)[0]
+    shared = Counter(n.lower() for q in example.table.quantities.values() for n in _names(q))
     spots = []
     for q in example.table.quantities.values():
-        if q.unit in ("boolean", "category") or _numeric(example.values, q.name) is None:
+        value = _numeric(example.values, q.name)
+        if q.unit in ("boolean", "category") or value is None:
             continue
         for name in _names(q):
             pattern = rf"(?i)\b{re.escape(name)}\b(\s+(?:is|of|at|was|stands at)\s+)({_NUMBER})"
             spots += [
-                (q, m) for m in re.finditer(pattern, reasoning) if _shown_as(q.unit, m.group(2))
+                (q, m)
+                for m in re.finditer(pattern, reasoning)
+                if _shown_as(q.unit, m.group(2))
+                # A name several quantities share ("revolving balances": before, after and
+                # change) states the one whose value it shows.
+                and (shared[name.lower()] == 1 or _states(q.unit, value, m.group(2)))
             ]
     return spots
+
+
+def _states(unit: str, value: float, shown: str) -> bool:
+    """Whether `shown` ("$1,328", "17.47%") reads as `value` at the digits it shows."""
+    digits = shown.replace("$", "").replace(",", "").replace("%", "").replace(" percent", "")
+    decimals = len(digits.partition(".")[2])
+    scale = 100 if unit == "fraction" else 1
+    return abs(float(digits) - value * scale) <= 0.5 * 10.0**-decimals + 1e-9
 
 
 def _shown_as(unit: str, shown: str) -> bool:
@@ -320,6 +335,21 @@ def _flip(pairs: Sequence[tuple[str, str]]) -> Any:
         return _replace_span(example.text, m.group(0), m.start(), m.end(), new)
 
     return make
+
+
+_DIRECTIONS = {"up": "down", "down": "up", "rose": "fell", "fell": "rose"}
+
+
+def _flip_direction(example: Example, rng: random.Random) -> str | None:
+    """ "up $179" -> "down $179", "rose from" -> "fell from": a change said the wrong way."""
+    reasoning = _parts(example.text)[0]
+    pattern = rf"\b(up|down|rose|fell)\b(?=\s+(?:from\s+|by\s+)?{_NUMBER})"
+    spots = list(re.finditer(pattern, reasoning))
+    if not spots:
+        return None
+    m = rng.choice(spots)
+    new = _DIRECTIONS[m.group(1)]
+    return _replace_span(example.text, m.group(0), m.start(), m.end(), new)
 
 
 # -- conclusion ------------------------------------------------------------------------------
@@ -711,6 +741,7 @@ _FORMS: tuple[tuple[str, str, str, Any], ...] = (
     # comparison_flip
     ("comparison_flip", "word_pairs", "dev", _flip(_FLIPS_DEV)),
     ("comparison_flip", "word_pairs", "held_out", _flip(_FLIPS_HELD)),
+    ("comparison_flip", "direction", "dev", _flip_direction),
     # conclusion
     ("conclusion", "appended", "dev", _append_conclusion("Overall, the decision is {word}.")),
     ("conclusion", "last_line", "dev", _replace_last_sentence("Therefore the case is {past}.")),

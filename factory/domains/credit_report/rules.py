@@ -117,25 +117,31 @@ def _field_quantities(field: str) -> tuple[Quantity, ...]:
     digits = 4 if field == "utilization" else 2 if field in MONEY_FIELDS else None
     # Rounded like the stored values: the gaps and sentences then agree with them.
     shown = 4 if field == "utilization" else None
+    # The field's bare name ("revolving balances moved from $2,052 to $1,688, down $364") is a
+    # name of each of its four quantities: a number after it is one of them, and a limit named
+    # with it is a limit of the one that has it (the size of the change has the listing
+    # threshold). "change in <field>" is the signed change or its size.
+    bare = (label, *aliases)
+    changes = tuple(f"change in {name}" for name in bare)
     return (
         Quantity(
             f"{field}_before",
             f"{label} on the earlier report",
-            (f"earlier {label}", f"previous {label}"),
+            (f"earlier {label}", f"previous {label}", *bare),
             unit,
             round=shown,
         ),
         Quantity(
             f"{field}_after",
             f"{label} on the latest report",
-            (f"latest {label}", f"current {label}"),
+            (f"latest {label}", f"current {label}", *bare),
             unit,
             round=shown,
         ),
         Quantity(
             f"{field}_delta",
             f"change in {label}",
-            tuple(f"change in {a}" for a in aliases),
+            (*changes[1:], *bare),
             unit,
             expr=f"{field}_after - {field}_before",
             round=digits,
@@ -144,7 +150,7 @@ def _field_quantities(field: str) -> tuple[Quantity, ...]:
         Quantity(
             f"{field}_change",
             f"size of the change in {label}",
-            (),
+            (*changes, *bare),
             unit,
             expr=f"abs({field}_delta)",
             output=False,

@@ -38,7 +38,9 @@ from factory.verify.numbers import _read
 _LINKS = frozenset(
     {"is", "of", "at", "was", "stands", "sits", "comes", "to", "are", "were", "be", "now",
      "equals", "totals", "reads", "shows", "a", "an", "the", "its", "just", "about", "around",
-     "roughly", "approximately", "only", "came", "in", "with", "being"}
+     "roughly", "approximately", "only", "came", "in", "with", "being",
+     # a value that did not move: "stayed at $7,600", "are unchanged at 9", "still $20,500"
+     "stayed", "stays", "remained", "remains", "unchanged", "steady", "held", "holds", "still"}
 )  # fmt: skip
 _LIMIT_LINKS = frozenset({"of", "is", "at", "was", "set", "the", "("})
 _UNIT_SKIP = frozenset(
@@ -87,6 +89,11 @@ _DEFINITION = frozenset({"means", "defined", "counts", "qualifies"})
 _RULE_NOUNS = frozenset(
     {"window", "windows", "hours", "period", "range", "rule", "rules", "check", "checks",
      "signal", "signals", "test", "criterion", "criteria", "points", "definition"}
+)  # fmt: skip
+#: Verbs of a change between two reports, before "from X to Y".
+_MOVES = frozenset(
+    {"moved", "went", "rose", "fell", "climbed", "dropped", "increased", "decreased", "grew",
+     "changed", "jumped", "slipped", "shifted", "moves", "goes", "rises", "falls"}
 )  # fmt: skip
 _PRONOUNS = frozenset({"that", "it", "this", "which", "these", "those", "they", "its"})
 
@@ -231,6 +238,8 @@ class _Reader:
                 self._conclusion(clause, i, subject)
             if entry.presence:
                 self._presence(clause, i)
+            if entry.direction:
+                self._direction(clause, i, mentions)
             if entry.protected:
                 self._protected(clause, i)
             if entry.misnamed:
@@ -275,11 +284,30 @@ class _Reader:
         limit = _limit_next_to(clause, i)
         if limit is not None:
             subject, explicit = self._subject(clause, i, mentions, carry, True)
-            names = tuple(q for q in subject if self._compatible(token, q)) if explicit else ()
+            names = tuple(q for q in subject if self._compatible(token, q))
+            if not explicit and (mentions or not any(q in self.vocab.thresholds for q in names)):
+                # A clause that names nothing carries the previous one's subject ("... down
+                # $526; at or above the $500 threshold") when that subject has limits.
+                names = ()
             self._step(_Reader._threshold, token, names, _named_tier(clause, limit))
             return "threshold"
         if _after_comparator(clause, i):
             return "reference"  # "above 900 km/h": what a comparison compares with
+        moved = self.vocab.moved
+        said = clause[i - 1].entry if i > 0 else None
+        if said is not None and said.direction_form == "amount" and moved:
+            # "balances moved from $1,328 to $1,507, up $179": the amount of the change
+            earlier = [k for k in mentions if k < i and not _complement(clause, k)]
+            if earlier:
+                named = clause[earlier[-1]].entry
+                assert named is not None
+                names = tuple(
+                    q for q in named.quantities if q in moved and self._compatible(token, q)
+                )
+                if names:
+                    self._step(_Reader._value, token, names)
+                    return "value"
+            return "free"
         bound = _bound(clause, i)
         if bound is None:
             return "free"
@@ -288,6 +316,9 @@ class _Reader:
         names = tuple(q for q in entry.quantities if self._compatible(token, q))
         if not names:
             return "free"
+        levels = tuple(q for q in names if q not in moved)
+        if levels and len(levels) < len(names):
+            names = levels  # "open accounts at 9": a level, not the change
         before = clause[bound - 1].entry if bound > 0 else None
         if before is not None and before.limit:
             # "the min credit score is 620", "the maximum DTI of 43%": the limit, by its name.
@@ -587,7 +618,9 @@ class _Reader:
         token = clause[i]
         entry = token.entry
         assert entry is not None and entry.tier is not None
-        if _names_a_rule(clause, i) or _negated(clause, i, 6) or _hedged(clause, i):
+        if _hedged(clause, i):
+            return
+        if not _attributive(clause, i) and (_names_a_rule(clause, i) or _negated(clause, i, 6)):
             return
         if any(t.entry is not None and t.entry.meta for t in clause):
             return  # "Let me review the file", "a review of the case follows"
@@ -625,6 +658,45 @@ class _Reader:
             )
             return
         self._fail("conclusion", f'concludes "{word}" ({tier}); the engine decided {self.decision}')
+
+    # -- directions -------------------------------------------------------------------------
+
+    def _direction(self, clause: list[Token], i: int, mentions: list[int]) -> None:
+        """ "revolving balances rose", "up $179", "higher credit utilization": the quantity's
+        change (a `later - earlier` quantity of the name) must have that sign."""
+        token = clause[i]
+        entry = token.entry
+        assert entry is not None
+        nxt = clause[i + 1] if i + 1 < len(clause) else None
+        if entry.direction_form == "adjective":
+            named = nxt.entry if nxt is not None else None
+            if named is None or not named.quantities:
+                return
+            subject = named.quantities
+        else:
+            if entry.direction_form == "amount" and (nxt is None or nxt.kind != NUMBER):
+                return  # "pay down balances": advice, not a move
+            before = [k for k in mentions if k < i and not _complement(clause, k)]
+            if not before:
+                return
+            named = clause[before[-1]].entry
+            assert named is not None
+            subject = named.quantities
+        changes = tuple(q for q in subject if q in self.vocab.moves)
+        if not changes or _hedged(clause, i, conditional=True):
+            return
+        negated = _negated(clause, i, 3)
+        self._step(_Reader._moved, changes, entry.direction, negated, token.text)
+
+    def _moved(self, changes: tuple[str, ...], sign: int, negated: bool, word: str) -> None:
+        values = [self.values.get(q) for q in changes]
+        # "did not rise" holds when it fell or stayed; "rose" only when it rose.
+        if any(not _is_number(v) or (v * sign > 0) != negated for v in values):
+            return
+        q, v = changes[0], float(values[0])  # type: ignore[arg-type]
+        way = "rose" if v > 0 else "fell" if v < 0 else "did not change"
+        said = f"not {word}" if negated else word
+        self._fail("comparison", f'says "{said}"; {self._label(q)} is {self._show(q, v)} ({way})')
 
     # -- categorical ------------------------------------------------------------------------
 
@@ -1053,8 +1125,26 @@ def _bound(clause: list[Token], i: int) -> int | None:
         and clause[i + 2].entry.quantities  # type: ignore[union-attr]
     ):
         return i + 2
+    if (
+        i >= 3
+        and clause[i - 1].text == "to"
+        and clause[i - 2].kind == NUMBER
+        and clause[i - 3].text == "from"
+    ):
+        return _bound(clause, i - 2)  # "rose from $873 to $5,544": both are the name's
+    if (
+        i >= 3
+        and (clause[i - 1].kind == COMMA or clause[i - 1].text == "and")
+        and clause[i - 2].text == "before"
+        and clause[i - 3].kind == NUMBER
+    ):
+        return _bound(clause, i - 3)  # "balances: $8,914 before, $8,925 after"
     for j in range(i - 1, max(-1, i - 6), -1):
         token = clause[j]
+        if token.text == "from" and j > 0 and clause[j - 1].text in _MOVES:
+            continue  # "revolving balances moved from $2,052"
+        if token.text in _MOVES and clause[j + 1].text == "from":
+            continue
         if token.entry is not None and token.entry.quantities:
             # "an equal share of the principal: $497.92": the name is a complement there.
             if j >= 2 and clause[j - 1].text == "the" and clause[j - 2].text == "of":
@@ -1129,6 +1219,17 @@ def _negated(clause: list[Token], i: int, reach: int) -> bool:
         if token.entry is not None and token.entry.negator:
             return True
     return False
+
+
+def _attributive(clause: list[Token], i: int) -> bool:
+    """Decision word i describes the quantity named right after it ("no drivers are named
+    for a declined score"): what it says of the case stands whatever an earlier "no" denies,
+    unless the "no" is its own ("no declined score")."""
+    following = clause[i + 1].entry if i + 1 < len(clause) else None
+    if following is None or not following.quantities:
+        return False
+    before = clause[i - 1] if i > 0 else None
+    return before is not None and before.text in _GENERIC
 
 
 def _hedged(clause: list[Token], i: int, conditional: bool = False) -> bool:

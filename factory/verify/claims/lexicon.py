@@ -60,6 +60,28 @@ TURNED: dict[str, str] = {
     "higher": "lower", "lower": "higher", "before": "after", "after": "before",
 }  # fmt: skip
 
+#: Words that say which way a quantity moved between two readings (+1 up, -1 down), when the
+#: table has a change quantity (an expression `later - earlier`) for it. Verbs are said of the
+#: name before them ("revolving balances rose"); "up"/"down" only before the amount ("up
+#: $179"; "pay down balances" is advice); "higher"/"lower" only before the name ("higher
+#: credit utilization").
+DIRECTION_VERBS: dict[str, int] = {
+    **dict.fromkeys(
+        ("rise", "rose", "risen", "rises", "rising", "increase", "increased", "increases",
+         "grow", "grew", "grown", "climb", "climbed", "climbs", "jumped", "went up",
+         "has gone up", "ticked up", "edged up"),
+        1,
+    ),
+    **dict.fromkeys(
+        ("fall", "fell", "fallen", "falls", "falling", "decrease", "decreased", "decreases",
+         "drop", "dropped", "drops", "shrink", "shrank", "slipped", "went down",
+         "has gone down", "ticked down", "edged down"),
+        -1,
+    ),
+}  # fmt: skip
+DIRECTION_AMOUNTS: dict[str, int] = {"up": 1, "down": -1}
+DIRECTION_ADJECTIVES: dict[str, int] = {"higher": 1, "lower": -1}
+
 #: Names of a limit -> its kind: a ceiling is not to be exceeded, a floor is to be reached, a
 #: trigger (threshold, level, mark) is where something starts to apply.
 LIMIT_NOUNS: dict[str, str] = {

@@ -53,6 +53,10 @@ class Entry:
     person_context: bool = False
     person: bool = False
     by: bool = False
+    #: +1 / -1: a word saying which way a quantity moved (lexicon.DIRECTION_*), and its form
+    #: ("verb", "amount" or "adjective").
+    direction: int = 0
+    direction_form: str = ""
 
 
 @dataclass(slots=True)
@@ -126,6 +130,12 @@ class Vocabulary:
     row_limits: tuple[str, ...] = ()
     #: quantity -> its unit.
     units: dict[str, str] = field(default_factory=dict)
+    #: change quantities: those whose expression is `later - earlier` of two quantities; the
+    #: sign of one says which way its quantity moved ("balances rose").
+    moves: frozenset[str] = frozenset()
+    #: the change quantities and those computed from them (the size of a change): a number a
+    #: text states as a level ("open accounts at 9") is none of these.
+    moved: frozenset[str] = frozenset()
     _params: dict[str, Any] = field(default_factory=dict)
     _helpers: list[Any] = field(default_factory=list)
 
@@ -179,6 +189,16 @@ class Vocabulary:
                 names |= inputs.get(name, set())
             inputs[derived.quantity.name] = names
         self.depends = {name: frozenset(found | {name}) for name, found in inputs.items()}
+        self.moves = frozenset(
+            derived.quantity.name
+            for derived in code.derived
+            if derived.expr.op == "-"
+            and len(derived.expr.args) == 2
+            and all(a.op == "ref" and a.value in table.quantities for a in derived.expr.args)
+        )
+        self.moved = frozenset(
+            name for name, found in self.depends.items() if not found.isdisjoint(self.moves)
+        )
         for derived in code.derived:
             if derived.quantity.unit == "boolean":
                 found = _conditions(derived.expr, table)
@@ -300,6 +320,15 @@ class Vocabulary:
         for phrase in lexicon.PERSON_NOUNS:
             self._entry(phrase).person = True
         self._entry("by").by = True
+        if self.moves:
+            for form, words in (
+                ("verb", lexicon.DIRECTION_VERBS),
+                ("amount", lexicon.DIRECTION_AMOUNTS),
+                ("adjective", lexicon.DIRECTION_ADJECTIVES),
+            ):
+                for phrase, sign in words.items():
+                    e = self._entry(phrase)
+                    e.direction, e.direction_form = sign, form
         # A name that holds a present word states presence too ("bankruptcies on file").
         for bucket in self.phrases.values():
             for words, entry in bucket:
