@@ -1,4 +1,4 @@
-"""Training throughput on the tiny model, side by side with a bare trl SFTTrainer script.
+"""Training throughput on the tiny model, side by side with bare trl SFT, DPO and GRPO scripts.
 
 Measured in one run on this machine, on the same data (a generated lending dataset) and the
 same tiny Llama (tests/tiny.py: 2 layers, hidden 128, its tokenizer learned from lending
@@ -28,7 +28,28 @@ is printed at the end.
 Prints tokens/s of each, ours/bare (the target is >= 0.95), ours/bare-bf16, and ours with
 train.packing on vs off (trl's best-fit packing into max_length rows, padding-free).
 
+`--methods` (default sft,dpo,grpo,rewards) picks the parts; the others, on the same data:
+  dpo        ours with train.method: dpo against a bare peft + trl DPOTrainer script on the
+             dataset's preference pairs (prompt, chosen, rejected), no reference model on either
+             side (trl scores it with the adapter off), the same beta, loss, batch, max_length,
+             steps, seed and end-of-training evaluation; tokens are trl's `num_tokens` (prompt,
+             chosen and rejected, padding excluded) over `train_runtime`;
+  grpo       ours with train.method: grpo against a bare GRPOTrainer script given the same reward
+             functions and weights (factory.rewards.verifier_rewards), group size, completion
+             length, temperature and batch, so the ratio isolates our wrapper's cost; tokens are
+             trl's `num_tokens` (prompts and sampled completions); trl's own timings of
+             generation and of each reward function are printed per completion for both sides;
+  rewards    each reward function's cost in microseconds per completion, called as trl calls
+             it (one batch of the train rows with their columns), on the verified answers, on
+             their preference negatives (corrupted: an error class the verifiers refuse) and on
+             malformed completions (the answer cut at half its length), and the sum of all of
+             them against the time transformers takes to sample one completion of
+             --grpo-completion-length tokens (and, after grpo, against the GRPO trials').
+The tiny model's own completions are noise that parses as nothing, the cheapest case for the
+rewards, hence the rewards part on real answers. The README has the measured figures.
+
     python benchmarks/bench_train.py --threads 1           # 20 steps, 5 repeats
+    python benchmarks/bench_train.py --threads 1 --methods dpo,grpo,rewards --steps 5 --repeats 3
     python benchmarks/bench_train.py                       # torch's default threads (all cores)
     python benchmarks/bench_train.py --max-length 4096 --skip-bare   # room to pack 3 examples
 
@@ -55,13 +76,11 @@ row, so packing has only a little padding to remove.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import statistics
 import sys
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +89,25 @@ sys.path.insert(0, str(REPO))  # tests.tiny builds the tiny model
 os.environ.setdefault("DISTILABEL_LOG_LEVEL", "WARNING")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
+from _train_methods import (  # noqa: E402  (after the path and environment set-up)
+    Trial,
+    alternate,
+    bare_dpo,
+    bare_grpo,
+    generation_time,
+    grpo_sections,
+    line,
+    median,
+    ours,
+    peft_model,
+    ratio_line,
+    reward_cases,
+    run_bare,
+    shared_args,
+    time_rewards,
+)
+
+METHODS = ("sft", "dpo", "grpo", "rewards")
 RECIPE = """\
 name: bench-train
 domain: lending
@@ -78,25 +116,20 @@ profiles:
   count: {count}
   seed: 3
   shard_size: 100
+preference:
+  negatives_per_example: 1
 train:
   base_model: {model}
+  method: {method}
   max_seq_length: {max_length}
   per_device_batch_size: 2
   gradient_accumulation_steps: 1
   eval_steps: 1000
   packing: {packing}
+  grpo:
+    num_generations: {generations}
+    max_completion_length: {completion_length}
 """
-
-
-@dataclass(frozen=True)
-class Trial:
-    tokens: int
-    runtime_s: float
-    eval_s: float | None = None  # the evaluation inside runtime_s, where the log says
-
-    @property
-    def rate(self) -> float:
-        return self.tokens / self.runtime_s
 
 
 def _tiny_model(folder: Path) -> Path:
@@ -104,17 +137,6 @@ def _tiny_model(folder: Path) -> Path:
     from tests.tiny import build_lending_model
 
     return build_lending_model(folder)
-
-
-def _ours(recipe: Any, dataset: Path, run_dir: Path, steps: int) -> Trial:
-    from factory.train import TrainError, train
-
-    try:
-        train(recipe, dataset, run_dir, max_steps=steps, overwrite=True)
-    except TrainError as err:  # the parity gate is not what is measured here
-        print(f"  (ours: {err})")
-    metrics = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
-    return Trial(metrics["tokens_trained"], metrics["train_runtime_s"])
 
 
 def _bare_rows(dataset: Path, split: str) -> Any:
@@ -126,7 +148,7 @@ def _bare_rows(dataset: Path, split: str) -> Any:
     return Dataset.from_list([{"prompt": c[:-1], "completion": [c[-1]]} for c in chats])
 
 
-def _bare(
+def _bare_sft(
     config: Any,
     dataset: Path,
     out: Path,
@@ -134,43 +156,15 @@ def _bare(
     evaluate: bool = True,
     bf16: bool | None = False,
 ) -> Trial:
-    """A plain peft + trl script on the same rows, with the settings that decide the work."""
-    from peft import LoraConfig, get_peft_model
-    from transformers import AutoModelForCausalLM, AutoTokenizer, PrinterCallback
+    """A plain peft + trl SFTTrainer script on the same rows, with the settings that decide the
+    work."""
     from trl import SFTConfig, SFTTrainer
 
-    tokenizer = AutoTokenizer.from_pretrained(config.base_model)
-    model = AutoModelForCausalLM.from_pretrained(config.base_model)
-    lora = config.lora
-    model = get_peft_model(
-        model,
-        LoraConfig(
-            task_type="CAUSAL_LM",
-            r=lora.r,
-            lora_alpha=lora.alpha,
-            lora_dropout=lora.dropout,
-            target_modules=list(lora.target_modules),
-        ),
-    )
+    tokenizer, model = peft_model(config)
     args = SFTConfig(
-        output_dir=str(out),
-        max_steps=steps,
-        per_device_train_batch_size=config.per_device_batch_size,
-        per_device_eval_batch_size=config.per_device_batch_size,
-        gradient_accumulation_steps=config.gradient_accumulation_steps,
+        **shared_args(config, out, steps, evaluate, bf16),
         max_length=config.max_seq_length,
         packing=config.packing,
-        learning_rate=config.learning_rate,
-        seed=config.seed,
-        data_seed=config.seed,
-        eval_strategy="steps" if evaluate else "no",
-        eval_steps=config.eval_steps,
-        save_strategy="no",
-        logging_steps=steps,  # one log line, at the end, carrying num_tokens
-        use_cpu=True,
-        bf16=bf16,
-        report_to="none",
-        disable_tqdm=True,
     )
     trainer = SFTTrainer(
         model=model,
@@ -179,13 +173,7 @@ def _bare(
         eval_dataset=_bare_rows(dataset, "validation") if evaluate else None,
         processing_class=tokenizer,
     )
-    trainer.remove_callback(PrinterCallback)  # log lines on stdout; ours removes it too
-    result = trainer.train()
-    history = trainer.state.log_history
-    tokens = max(int(row.get("num_tokens", 0)) for row in history)
-    eval_s = sum(row["eval_runtime"] for row in history if "eval_runtime" in row)
-    shutil.rmtree(out, ignore_errors=True)
-    return Trial(tokens, float(result.metrics["train_runtime"]), eval_s)
+    return run_bare(trainer, out)
 
 
 def _lengths(model: Path, dataset: Path) -> list[int]:
@@ -199,34 +187,168 @@ def _lengths(model: Path, dataset: Path) -> list[int]:
     return sorted(len(tokenizer.apply_chat_template(c, tokenize=True)["input_ids"]) for c in chats)
 
 
-def _median(trials: list[Trial]) -> float:
-    return statistics.median(t.rate for t in trials)
+def _sft(recipes: dict[str, Any], dataset: Path, work: Path, args: argparse.Namespace) -> None:
+    config = recipes["sft"].train
+    _bare_sft(config, dataset, work / "warm-up", steps=2, evaluate=False)
+    names = ["ours", "packed"] if args.skip_bare else ["ours", "bare", "bare-bf16", "packed"]
+
+    def run(name: str) -> Trial:
+        if name.startswith("bare"):
+            # bf16=None leaves trl's default: True, i.e. bf16 autocast where the CPU has it
+            bf16 = None if name == "bare-bf16" else False
+            return _bare_sft(config, dataset, work / "bare", args.steps, bf16=bf16)
+        recipe = recipes["packed" if name == "packed" else "sft"]
+        return ours(recipe, dataset, work / name, args.steps)
+
+    runs = alternate(names, args.repeats, run, "sft ")
+    mine, packed = runs["ours"], runs["packed"]
+    print(line("SFT ours (factory.train.train, packing off, fp32 on CPU)", mine))
+    if not args.skip_bare:
+        bare, bare16 = runs["bare"], runs["bare-bf16"]
+        eval_share = statistics.median((t.eval_s or 0.0) / t.runtime_s for t in bare)
+        print(line("SFT bare trl script, same settings (fp32)", bare))
+        print(
+            ratio_line(
+                mine,
+                bare,
+                f"; the end-of-training evaluation is {eval_share:.0%} of train_runtime on "
+                "both sides",
+            )
+        )
+        print(line("SFT bare trl script, trl's default bf16=True (CPU autocast)", bare16))
+        print(f"ratio ours/bare with trl's defaults: {median(mine) / median(bare16):.2f}")
+    print(line("SFT ours, packing on", packed))
+    print(f"ratio packing on/off: {median(packed) / median(mine):.2f}")
 
 
-def _line(name: str, trials: list[Trial]) -> str:
-    rates = ", ".join(f"{t.rate:,.0f}" for t in trials)
-    seconds = statistics.median(t.runtime_s for t in trials)
-    return (
-        f"{name}: median {_median(trials):,.0f} tokens/s ({trials[0].tokens:,} tokens, "
-        f"median train_runtime {seconds:.1f} s; trials {rates})"
+def _dpo(recipe: Any, dataset: Path, work: Path, args: argparse.Namespace) -> None:
+    config = recipe.train
+    bare_dpo(config, dataset, work / "warm-up", steps=1, evaluate=False)
+
+    def run(name: str) -> Trial:
+        if name == "bare":
+            return bare_dpo(config, dataset, work / "bare", args.steps)
+        return ours(recipe, dataset, work / "ours-dpo", args.steps)
+
+    runs = alternate(["ours", "bare"], args.repeats, run, "dpo ")
+    mine, bare = runs["ours"], runs["bare"]
+    eval_share = statistics.median((t.eval_s or 0.0) / t.runtime_s for t in bare)
+    print(line("DPO ours (train.method: dpo)", mine))
+    print(line("DPO bare trl DPOTrainer script, same settings (fp32)", bare))
+    print(
+        ratio_line(
+            mine,
+            bare,
+            f"; the end-of-training evaluation (policy and reference on every validation pair) "
+            f"is {eval_share:.0%} of train_runtime on both sides",
+        )
     )
 
 
-def main() -> None:
+def _grpo(recipe: Any, dataset: Path, work: Path, args: argparse.Namespace) -> list[Trial]:
+    from factory.rewards import verifier_rewards
+
+    names = verifier_rewards(recipe).names
+    bare_grpo(recipe, dataset, work / "warm-up", steps=1)
+
+    def run(name: str) -> Trial:
+        if name == "bare":
+            return bare_grpo(recipe, dataset, work / "bare", args.steps)
+        return ours(recipe, dataset, work / "ours-grpo", args.steps)
+
+    runs = alternate(["ours", "bare"], args.repeats, run, "grpo ")
+    mine, bare = runs["ours"], runs["bare"]
+    print(
+        f"GRPO: both sides get the same reward functions (factory.rewards.verifier_rewards: "
+        f"{', '.join(names)}) and weights, so the ratio is what our wrapper costs, not the rewards"
+    )
+    print(line("GRPO ours (train.method: grpo)", mine) + "; " + grpo_sections(mine, names))
+    print(line("GRPO bare trl GRPOTrainer script", bare) + "; " + grpo_sections(bare, names))
+    print(ratio_line(mine, bare, " (completions are sampled: their lengths may differ)"))
+    return mine + bare
+
+
+def _rewards(
+    recipe: Any, dataset: Path, args: argparse.Namespace, grpo_trials: list[Trial]
+) -> None:
+    rows, kinds = reward_cases(dataset)
+    config = recipe.train
+    per_completion, tokens = generation_time(config, rows[0]["prompt"], args.generation_loops)
+    print(
+        f"rewards on {len(rows)} train rows per kind, each function called once per batch as "
+        f"trl calls it (median of {args.reward_loops} calls); generation: one group of "
+        f"{config.grpo.num_generations} completions of up to {config.grpo.max_completion_length} "
+        f"tokens sampled with transformers, {per_completion * 1e3:,.1f} ms a completion "
+        f"({tokens:.0f} new tokens, median of {args.generation_loops})"
+    )
+    in_trainer = [t.sections.get("transformers.generate", 0.0) / t.completions for t in grpo_trials]
+    for kind, texts in kinds.items():
+        cost, mean = time_rewards(recipe, rows, texts, args.reward_loops)
+        total = sum(cost.values())
+        each = ", ".join(f"{name} {us:,.0f} (mean {mean[name]:.2f})" for name, us in cost.items())
+        print(f"  {kind}: us/completion {each}; all {total:,.0f} us")
+        ratios = f"all rewards / generating one completion: {total / (per_completion * 1e6):.4f}"
+        if in_trainer:
+            ratios += f" (in the GRPO trials: {total / (statistics.median(in_trainer) * 1e6):.4f})"
+        print(f"    {ratios}")
+
+
+def _recipes(work: Path, model: Path, args: argparse.Namespace) -> dict[str, Any]:
+    from factory.recipe import load_recipe
+
+    variants = {"sft": ("sft", False), "packed": ("sft", True), "dpo": ("dpo", False)}
+    variants["grpo"] = ("grpo", False)
+    recipes = {}
+    for name, (method, packing) in variants.items():
+        path = work / f"recipe-{name}.yaml"
+        text = RECIPE.format(
+            count=args.profiles,
+            model=model,
+            method=method,
+            max_length=args.max_length,
+            packing=str(packing).lower(),
+            generations=args.grpo_generations,
+            completion_length=args.grpo_completion_length,
+        )
+        path.write_text(text, encoding="utf-8")
+        recipes[name] = load_recipe(str(path))
+    return recipes
+
+
+def _arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--methods", default=",".join(METHODS), help=f"comma-separated, of {', '.join(METHODS)}"
+    )
     parser.add_argument("--profiles", type=int, default=300, help="lending profiles generated")
     parser.add_argument("--steps", type=int, default=20, help="max_steps of every trial")
     parser.add_argument("--repeats", type=int, default=5, help="trials of each, alternated")
     parser.add_argument("--max-length", type=int, default=2048, help="train.max_seq_length")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: all)")
-    parser.add_argument("--skip-bare", action="store_true", help="only ours, packing off and on")
+    parser.add_argument("--skip-bare", action="store_true", help="SFT: only ours, packing off/on")
+    parser.add_argument(
+        "--grpo-generations", type=int, default=4, help="train.grpo.num_generations"
+    )
+    parser.add_argument(
+        "--grpo-completion-length", type=int, default=64, help="train.grpo.max_completion_length"
+    )
+    parser.add_argument("--reward-loops", type=int, default=5, help="timed calls per reward")
+    parser.add_argument("--generation-loops", type=int, default=3, help="timed generation groups")
     args = parser.parse_args()
+    args.methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    unknown = sorted(set(args.methods) - set(METHODS))
+    if unknown:
+        parser.error(f"--methods: unknown {unknown}; choose from {', '.join(METHODS)}")
+    return args
+
+
+def main() -> None:
+    args = _arguments()
 
     import torch
     from transformers.utils import logging as hf_logging
 
     from factory.pipeline.run import generate
-    from factory.recipe import load_recipe
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -234,64 +356,31 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="bench-train-"))
     try:
         model = _tiny_model(work / "tiny")
-        recipes = {}
-        for packing in (False, True):
-            path = work / f"recipe-packing-{str(packing).lower()}.yaml"
-            text = RECIPE.format(
-                count=args.profiles,
-                model=model,
-                max_length=args.max_length,
-                packing=str(packing).lower(),
-            )
-            path.write_text(text, encoding="utf-8")
-            recipes[packing] = load_recipe(str(path))
+        recipes = _recipes(work, model, args)
         dataset = work / "dataset"
-        final = generate(recipes[False], dataset).final
-        config = recipes[False].train
+        final = generate(recipes["sft"], dataset).final
+        config = recipes["sft"].train
         assert config is not None
         print(
             f"data: {final.splits.get('train', 0)} train / {final.splits.get('validation', 0)} "
-            f"validation lending examples; batch {config.per_device_batch_size} x accumulation "
-            f"{config.gradient_accumulation_steps}, max_length {config.max_seq_length}, "
-            f"{args.steps} steps, torch threads {torch.get_num_threads()}"
+            f"validation lending examples (and as many preference pairs); batch "
+            f"{config.per_device_batch_size} x accumulation {config.gradient_accumulation_steps}, "
+            f"max_length {config.max_seq_length}, {args.steps} steps, torch threads "
+            f"{torch.get_num_threads()}; GRPO: {config.grpo.num_generations} completions a "
+            f"prompt, up to {config.grpo.max_completion_length} tokens"
         )
         lengths = _lengths(model, dataset)
         print(
             f"example lengths: {lengths[0]:,} to {lengths[-1]:,} tokens (median "
             f"{statistics.median(lengths):,.0f}) under the chat template"
         )
-
-        _bare(config, dataset, work / "warm-up", steps=2, evaluate=False)
-        names = ["ours", "packed"] if args.skip_bare else ["ours", "bare", "bare-bf16", "packed"]
-        runs: dict[str, list[Trial]] = {name: [] for name in names}
-        for repeat in range(args.repeats):
-            shift = repeat % len(names)
-            for name in names[shift:] + names[:shift]:
-                if name.startswith("bare"):
-                    # bf16=None leaves trl's default: True, i.e. bf16 autocast where the CPU has it
-                    bf16 = None if name == "bare-bf16" else False
-                    trial = _bare(config, dataset, work / "bare", args.steps, bf16=bf16)
-                else:
-                    trial = _ours(recipes[name == "packed"], dataset, work / name, args.steps)
-                runs[name].append(trial)
-                print(f"  repeat {repeat + 1} {name}: {trial.rate:,.0f} tokens/s", flush=True)
-
-        ours, packed = runs["ours"], runs["packed"]
-        print(_line("ours (factory.train.train, packing off, fp32 on CPU)", ours))
-        if not args.skip_bare:
-            bare, bare16 = runs["bare"], runs["bare-bf16"]
-            eval_share = statistics.median((t.eval_s or 0.0) / t.runtime_s for t in bare)
-            same = ours[0].tokens == bare[0].tokens
-            print(_line("bare trl script, same settings (fp32)", bare))
-            print(
-                f"ratio ours/bare: {_median(ours) / _median(bare):.2f} (target >= 0.95); same "
-                f"tokens trained: {'yes' if same else 'no'}; the end-of-training evaluation is "
-                f"{eval_share:.0%} of train_runtime on both sides"
-            )
-            print(_line("bare trl script, trl's default bf16=True (CPU autocast)", bare16))
-            print(f"ratio ours/bare with trl's defaults: {_median(ours) / _median(bare16):.2f}")
-        print(_line("ours, packing on", packed))
-        print(f"ratio packing on/off: {_median(packed) / _median(ours):.2f}")
+        if "sft" in args.methods:
+            _sft(recipes, dataset, work, args)
+        if "dpo" in args.methods:
+            _dpo(recipes["dpo"], dataset, work, args)
+        grpo_trials = _grpo(recipes["grpo"], dataset, work, args) if "grpo" in args.methods else []
+        if "rewards" in args.methods:
+            _rewards(recipes["grpo"], dataset, args, grpo_trials)
         load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
         print(f"load average at the end (1, 5, 15 min): {load} on {os.cpu_count()} cores")
     finally:
