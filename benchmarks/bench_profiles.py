@@ -5,10 +5,13 @@ Measures, in one run:
   - our synthesize + decide throughput on --n rows (pools already warm);
   - a plain Python loop making the same columns with one Faker call per text field per row and
     the same policy applied row by row (--faker-n rows, reported as rows/s);
-  - peak RSS of a fresh process that synthesizes and labels 1,000,000 rows.
+  - peak RSS of a fresh process that synthesizes and labels 1,000,000 rows;
+  - the `fin-factory profiles recipes/lending-cot.yaml` command's wall time (a subprocess, value
+    pools already in the user cache) for --cli-n rows to Parquet, against the Faker loop's time
+    for as many rows (the issue's target: >= 150x), and for 1,000 rows (target: under 1.5 s).
 
 Run:  python benchmarks/bench_profiles.py            (defaults: --n 1000000 --faker-n 20000)
-      python benchmarks/bench_profiles.py --n 200000 --faker-n 5000
+      python benchmarks/bench_profiles.py --n 200000 --faker-n 5000 --cli-n 200000
 """
 
 from __future__ import annotations
@@ -19,7 +22,9 @@ import random
 import resource
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 import polars as pl
 from faker import Faker
@@ -32,6 +37,10 @@ from factory.domains.lending.rules import REASON_ORDER
 
 LOCALE, SEED = "en_US", 0
 RSS_ROWS = 1_000_000
+ROOT = Path(__file__).resolve().parents[1]
+CLI_RECIPE = ROOT / "recipes" / "lending-cot.yaml"
+CLI_TARGET = 150.0
+SMALL_ROWS, SMALL_TARGET_S = 1_000, 1.5
 _PURPOSES = {  # name: (weight, median amount, log-sigma, terms, base APR, APR per score point)
     "debt_consolidation": (0.30, 12_000, 0.6, (36, 60), 0.105, 0.0009),
     "home_improvement": (0.12, 15_000, 0.6, (36, 60, 84, 120), 0.095, 0.0009),
@@ -194,10 +203,20 @@ def peak_rss_mib(rows: int) -> float:
     return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 
 
+def cli_seconds(rows: int, folder: Path) -> float:
+    """Wall time of `fin-factory profiles recipes/lending-cot.yaml --n ROWS --out x.parquet`."""
+    command = [sys.executable, "-m", "factory.cli", "profiles", str(CLI_RECIPE), "--n", str(rows),
+               "--out", str(folder / "x.parquet")]  # fmt: skip
+    start = time.perf_counter()
+    subprocess.run(command, check=True, capture_output=True, cwd=ROOT)
+    return time.perf_counter() - start
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=1_000_000, help="rows for synthesize+decide")
     parser.add_argument("--faker-n", type=int, default=20_000, help="rows for the Faker loop")
+    parser.add_argument("--cli-n", type=int, default=1_000_000, help="rows for the CLI timing")
     parser.add_argument("--child", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child is not None:
@@ -229,6 +248,22 @@ def main() -> None:
     print(
         f"lending synth+policy: {our_rate:,.0f} rows/s; faker loop: {faker_rate:,.0f} rows/s; "
         f"ratio {our_rate / faker_rate:.1f}x; {RSS_ROWS:,} rows peak RSS {rss:,.0f} MiB"
+    )
+
+    with tempfile.TemporaryDirectory() as folder:
+        cli_seconds(SMALL_ROWS, Path(folder))  # the recipe seed's value pools into the cache
+        big = cli_seconds(args.cli_n, Path(folder))
+        small = cli_seconds(SMALL_ROWS, Path(folder))
+    faker_seconds = args.cli_n / faker_rate
+    ratio = faker_seconds / big
+    print(
+        f"cli profiles --n {args.cli_n:,}: {big:.2f} s wall ({args.cli_n / big:,.0f} rows/s); "
+        f"the faker loop would take {faker_seconds:,.1f} s: ratio {ratio:.0f}x "
+        f"(target >= {CLI_TARGET:.0f}x: {'met' if ratio >= CLI_TARGET else 'NOT met'})"
+    )
+    print(
+        f"cli profiles --n {SMALL_ROWS:,}: {small:.2f} s wall "
+        f"(target < {SMALL_TARGET_S} s: {'met' if small < SMALL_TARGET_S else 'NOT met'})"
     )
 
 

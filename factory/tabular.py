@@ -6,6 +6,7 @@ import json
 import os
 from collections import Counter
 from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -60,25 +61,35 @@ def flatten_for_csv(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def write_table(frames: Iterable[pl.DataFrame], path: Path) -> TableSummary:
-    """Streams frames into one Parquet or CSV file; the file appears only when complete."""
+    """Streams frames into one Parquet or CSV file; the file appears only when complete.
+
+    Parquet gets one row group per frame. Each frame is written on a thread of its own while
+    the next one is made (the Parquet encoder releases the GIL), with at most one frame
+    waiting to be written, so memory stays bounded by two frames.
+    """
     kind = table_format(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.name + ".partial")
     summary = TableSummary()
     writer: pq.ParquetWriter | None = None
     try:
-        with open(partial, "wb") as handle:
+        with open(partial, "wb") as handle, ThreadPoolExecutor(max_workers=1) as pool:
+            writing: Future[None] | None = None
             for frame in frames:
                 summary.add(frame)
                 if kind == "parquet":
                     table = frame.to_arrow()
                     if writer is None:
                         writer = pq.ParquetWriter(handle, table.schema, compression="zstd")
-                    writer.write_table(table)
+                    if writing is not None:
+                        writing.result()
+                    writing = pool.submit(writer.write_table, table)
                 else:
                     flatten_for_csv(frame).write_csv(
                         handle, include_header=summary.rows == frame.height
                     )
+            if writing is not None:
+                writing.result()
             if writer is not None:
                 writer.close()
                 writer = None

@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     import polars as pl
 
     from factory.domains._documents import Corpus, Grounding, Passage
+    from factory.domains._streams import ShardLike
     from factory.domains.rules import RuleTable
     from factory.domains.rules.prompt import PolicyPrompt
 
@@ -275,6 +276,10 @@ class Domain(ABC):
     #: the domain's vectorised profile generator, called with the keyword arguments of
     #: `synthesize` (its policy and distribution already checked to be the domain's own).
     synthesizer: ClassVar[Callable[..., pl.DataFrame]]
+    #: the same rows for several consecutive shards in one vectorised call (each shard's draws
+    #: from its own generators, see factory.domains._streams), given `shards` and the keyword
+    #: arguments of `synthesize` but shard, offset and n; None: one `synthesizer` call a shard.
+    shards_synthesizer: ClassVar[Callable[..., pl.DataFrame] | None] = None
     #: the domain's citeable numbers: (row, the domain's policy) -> facts; None derives them
     #: from the rule table (factory.domains.rules.facts).
     fact_finder: ClassVar[Callable[..., dict[str, Fact]] | None] = None
@@ -325,6 +330,54 @@ class Domain(ABC):
         from factory.domains.rules.columns import sample_columns
 
         return sample_columns(frame, columns, seed=seed, shard=shard, locale=locale)
+
+    def synthesize_shards(
+        self,
+        shards: Sequence[ShardLike],
+        *,
+        seed: int,
+        locale: str,
+        distribution: DistributionBase,
+        policy: PolicyBase,
+        boundary_fraction: float,
+        columns: Mapping[str, Any] | None = None,
+        settings: BaseModel | None = None,
+    ) -> pl.DataFrame:
+        """The profiles of several shards, in order: the rows `synthesize` draws for each.
+
+        A domain with a `shards_synthesizer` draws them in one vectorised pass; the others (and
+        recipes with extra columns, sampled per shard) one shard at a time.
+        """
+        together = type(self).shards_synthesizer
+        if together is None or columns or self.settings_section is not None or len(shards) == 1:
+            frames = [
+                self.synthesize(
+                    shard.size,
+                    seed=seed,
+                    shard=shard.index,
+                    offset=shard.offset,
+                    locale=locale,
+                    distribution=distribution,
+                    policy=policy,
+                    boundary_fraction=boundary_fraction,
+                    columns=columns,
+                    settings=settings,
+                )
+                for shard in shards
+            ]
+            if len(frames) == 1:
+                return frames[0]
+            import polars as pl
+
+            return pl.concat(frames, how="vertical")
+        return together(
+            shards,
+            seed=seed,
+            locale=locale,
+            distribution=self._own(distribution, self.distribution_model),
+            policy=self._own(policy, self.policy_model),
+            boundary_fraction=boundary_fraction,
+        )
 
     @abstractmethod
     def decide(self, profiles: pl.DataFrame, policy: PolicyBase) -> pl.DataFrame:

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import polars as pl
+import pytest
 from typer.testing import CliRunner
 
 from factory.cli import app
 from factory.recipe import load_recipe
-from factory.synth import iter_labelled
+from factory.synth import iter_labelled, labelled_shard, labelled_shards, recipe_shards
 from tests.conftest import MINIMAL
 
 runner = CliRunner()
+RECIPES = Path(__file__).resolve().parents[2] / "recipes"
 
 
 def test_parquet_table_matches_the_engine(write_recipe, tmp_path):
@@ -25,6 +29,17 @@ def test_parquet_table_matches_the_engine(write_recipe, tmp_path):
     assert "decisions" in result.stdout
     for label in ("approve", "refer", "deny"):
         assert label in result.stdout
+
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in RECIPES.glob("*.yaml")))
+def test_every_shipped_recipe_labels_shards_together_as_it_labels_them_alone(name):
+    recipe = load_recipe(RECIPES / f"{name}.yaml")
+    recipe = recipe.model_copy(
+        update={"profiles": recipe.profiles.model_copy(update={"count": 250, "shard_size": 100})}
+    )
+    shards = recipe_shards(recipe)
+    alone = pl.concat(labelled_shard(recipe, shard) for shard in shards)
+    assert labelled_shards(recipe, shards).equals(alone)
 
 
 def test_overrides_and_csv(write_recipe, tmp_path):

@@ -9,11 +9,13 @@ from pydantic import ValidationError
 
 from factory.domains import get_domain
 from factory.domains._pools import value_pools
+from factory.domains._streams import ShardStreams
 from factory.domains.lending import LendingDistribution, LendingPolicy
 from factory.domains.lending.policy import LOAN_PURPOSES
 from factory.domains.lending.profiles import AGE_BANDS, MARITAL_STATUSES, PurposeWeights
 from factory.errors import RecipeError
 from factory.recipe import parse_recipe
+from factory.synth import Shard
 
 DOMAIN = get_domain("lending")
 POLICY = LendingPolicy()
@@ -52,6 +54,41 @@ def test_a_shard_alone_equals_the_same_shard_generated_after_others():
     for shard in range(3):
         synth(500, shard=shard, offset=500 * shard)
     assert alone.equals(synth(500, shard=3, offset=1_500))
+
+
+@pytest.mark.parametrize("boundary_fraction", [0.0, 0.3, 1.0])
+def test_shards_synthesized_together_equal_each_shard_alone(boundary_fraction):
+    # Uneven sizes (a run's last shard is short) and shards out of order, as a resumed run's
+    # pending shards can be.
+    shards = [Shard(0, 0, 700), Shard(1, 700, 700), Shard(4, 2_800, 700), Shard(5, 3_500, 123)]
+    alone = pl.concat(
+        synth(s.size, shard=s.index, offset=s.offset, boundary_fraction=boundary_fraction)
+        for s in shards
+    )
+    together = DOMAIN.synthesize_shards(
+        shards,
+        seed=7,
+        locale="en_US",
+        distribution=KNOBS,
+        policy=POLICY,
+        boundary_fraction=boundary_fraction,
+    )
+    assert together.equals(alone)
+    assert DOMAIN.decide(together, POLICY).equals(DOMAIN.decide(alone, POLICY))
+
+
+def test_shard_streams_draw_each_shard_from_its_own_generator_or_refuse():
+    generators = [np.random.default_rng(s) for s in (1, 2)]
+    streams = ShardStreams([np.random.default_rng(s) for s in (1, 2)], [3, 2])
+    lam = np.array([0.5, 1.0, 2.0, 4.0, 8.0])
+    expected = np.concatenate([generators[0].poisson(lam[:3]), generators[1].poisson(lam[3:])])
+    assert streams.poisson(lam).tolist() == expected.tolist()
+    with pytest.raises(TypeError, match="not one value per row"):
+        streams.random(4)  # a draw whose size is not the rows': no shard could make it alone
+    with pytest.raises(TypeError, match="one value per row"):
+        streams.normal(0.0, 1.0)
+    with pytest.raises(AttributeError, match="draws no 'permutation'"):
+        streams.permutation(5)
 
 
 def test_ids_follow_offsets_and_are_unique_across_shards():

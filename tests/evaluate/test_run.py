@@ -3,13 +3,16 @@ tiny CPU model through both generation backends."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -288,6 +291,77 @@ def test_the_tiny_model_end_to_end_through_the_cli(lending, tiny_model, tmp_path
     # The same model twice, greedy: the two columns agree.
     assert report["model"]["perplexity"] == report["baseline"]["perplexity"]
     assert "decision accuracy" in result.stdout and "baseline" in result.stdout
+
+
+#: The evaluate CLI, its whole process group killed at a chosen moment: "answers" as the first
+#: model starts answering (the dataset read, the counterfactual cases built), "write" with the
+#: report written to eval.json.partial and not yet moved into place. Started in a session of
+#: its own, so that killpg(0) kills it alone, as Ctrl-\\ in its terminal or the OOM killer would.
+_KILLED_EVALUATE = """
+import os, signal, sys
+from factory.evaluate import run
+moment, out = sys.argv[1], os.path.abspath(sys.argv[2])
+if moment == "answers":
+    run.generate_answers = lambda *args, **kwargs: os.killpg(0, signal.SIGKILL)
+real_replace = os.replace
+
+def replace(src, dst, *args, **kwargs):
+    if moment == "write" and os.path.abspath(dst) == out:
+        os.killpg(0, signal.SIGKILL)
+    real_replace(src, dst, *args, **kwargs)
+
+os.replace = replace
+from factory.cli import app
+app(sys.argv[3:])
+"""
+
+
+def _report_without_clock(path: Path) -> dict:
+    report = json.loads(path.read_text())
+    report.pop("created_at")
+    return report
+
+
+@pytest.mark.slow
+def test_a_killed_evaluate_reruns_cleanly_to_the_same_report(lending, tiny_model, tmp_path):
+    arguments = [
+        "evaluate", str(tiny_model), "--dataset", str(lending), "--backend", "transformers",
+        "--limit", "2", "--max-new-tokens", "4",
+    ]  # fmt: skip
+    reference = tmp_path / "reference" / "eval.json"
+    uninterrupted = runner.invoke(app, [*arguments, "--out", str(reference)])
+    assert uninterrupted.exit_code == 0, uninterrupted.output
+    out = tmp_path / "killed" / "eval.json"
+    command = [*arguments, "--out", str(out)]
+
+    def killed(*prefix: str) -> None:
+        process = subprocess.Popen(
+            [sys.executable, *prefix, *command],
+            start_new_session=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env=os.environ | {"OMP_NUM_THREADS": "1"},  # its answers are never read
+        )
+        if prefix[0] == "-m":
+            time.sleep(0.5)  # still importing
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=600)
+        assert process.returncode == -signal.SIGKILL
+
+    # Each run starts from the leftovers of the one killed before it.
+    killed("-m", "factory.cli")
+    killed("-c", _KILLED_EVALUATE, "answers", str(out))
+    assert not out.exists()
+    killed("-c", _KILLED_EVALUATE, "write", str(out))
+    assert not out.exists() and out.with_name("eval.json.partial").exists()
+
+    # The same command again (in this process: what it finds on disk is what a new process
+    # would, and the reference's kernels ran here too, so the floats compare exactly).
+    again = runner.invoke(app, command)
+    assert again.exit_code == 0, again.output
+    assert _report_without_clock(out) == _report_without_clock(reference)
+    assert sorted(p.name for p in out.parent.iterdir()) == ["eval.json"]
 
 
 def test_evaluate_errors_are_one_clear_line(lending, tiny_model, tmp_path):

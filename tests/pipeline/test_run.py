@@ -19,6 +19,7 @@ from factory.pipeline.run import _run_pipeline, generate, run_identity
 from factory.recipe import load_recipe
 from factory.synth import recipe_shards
 from tests.conftest import MINIMAL
+from tests.pipeline.synthesis_log import LOG_ENV, read_log
 
 ROOT = Path(__file__).resolve().parents[2]
 #: Four shards: a run of a few seconds, so kills land in every phase of it.
@@ -65,16 +66,53 @@ def _resume(recipe_path: Path, folder: Path) -> subprocess.CompletedProcess[str]
     return done
 
 
+#: The CLI with every shard synthesized logged, by process (tests/pipeline/synthesis_log.py),
+#: in this process and in every step process: the module joins the fork server's preload.
+_LOGGED_CLI = """
+import multiprocessing, sys
+from multiprocessing import forkserver
+import factory._distilabel  # sets the start method and the fork server's preload list
+import tests.pipeline.synthesis_log
+preload = forkserver._forkserver._preload_modules  # private: the run's own list, kept as it is
+multiprocessing.set_forkserver_preload(["tests.pipeline.synthesis_log", *preload])
+from factory.cli import app
+app(sys.argv[1:])
+"""
+
+
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory):
-    """An uninterrupted run through the CLI, and how long it took."""
+    """An uninterrupted run through the CLI, how long it took, and the log of the shards its
+    processes synthesized."""
     folder = tmp_path_factory.mktemp("resume")
     recipe_path = folder / "recipe.yaml"
     recipe_path.write_text(RECIPE)
+    log = folder / "synthesis.log"
     started = time.monotonic()
-    subprocess.run(_command(recipe_path, folder / "reference"), check=True, cwd=ROOT, timeout=300,
-                   capture_output=True)  # fmt: skip
-    return recipe_path, folder / "reference", time.monotonic() - started
+    arguments = _command(recipe_path, folder / "reference")[3:]
+    subprocess.run(
+        [sys.executable, "-c", _LOGGED_CLI, *arguments],
+        check=True,
+        cwd=ROOT,
+        timeout=300,
+        capture_output=True,
+        env={**os.environ, LOG_ENV: str(log)},
+    )
+    return recipe_path, folder / "reference", time.monotonic() - started, log
+
+
+@pytest.mark.slow
+def test_each_shard_is_synthesized_once_in_each_step_that_reads_it(reference):
+    recipe_path, _, _, log = reference
+    calls = read_log(log)
+    per_process = [(pid, index) for pid, index, _, _ in calls]
+    assert len(per_process) == len(set(per_process)), f"a shard synthesized twice: {calls}"
+    # The teacher writes from the shard's rows, and one verify replica checks them; the
+    # generator step only counts rows, and finalize reads the shard files.
+    for shard in recipe_shards(load_recipe(recipe_path)):
+        spec = (shard.index, shard.offset, shard.size)
+        processes = {pid for pid, *logged in calls if tuple(logged) == spec}
+        assert len(processes) == 2, (shard, calls)
 
 
 @pytest.mark.slow
@@ -82,7 +120,7 @@ def reference(tmp_path_factory):
 def test_kill_9_at_any_moment_then_the_same_command_gives_the_same_bytes(
     reference, tmp_path, share
 ):
-    recipe_path, reference_dir, seconds = reference
+    recipe_path, reference_dir, seconds, _ = reference
     # From 0.5 s (the interpreter still importing) to the last moments (finalize or done).
     delay = max(0.5, share * seconds)
     folder = tmp_path / "killed"
@@ -143,7 +181,7 @@ def shards_done(reference, tmp_path_factory):
 def test_kill_9_inside_finalize_then_the_same_command_gives_the_same_bytes(
     reference, shards_done, tmp_path, number, when
 ):
-    recipe_path, reference_dir, _ = reference
+    recipe_path, reference_dir, _, _ = reference
     folder = tmp_path / "killed"
     shutil.copytree(shards_done, folder)
     process = _start(

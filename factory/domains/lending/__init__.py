@@ -15,7 +15,7 @@ import polars as pl
 
 from factory.domains.base import DistributionBase, Domain, PolicyBase, RegulatoryNotes, Task
 from factory.domains.lending.policy import LendingPolicy
-from factory.domains.lending.profiles import LendingDistribution, synthesize
+from factory.domains.lending.profiles import LendingDistribution, synthesize, synthesize_shards
 from factory.domains.lending.rules import REASON_TEXTS, builtin_table
 from factory.domains.lending.writer import write_decision_cot
 from factory.domains.rules.engine import compiled
@@ -61,6 +61,7 @@ class LendingDomain(Domain):
     }
 
     synthesizer = staticmethod(synthesize)
+    shards_synthesizer = staticmethod(synthesize_shards)
     table_builder = staticmethod(builtin_table)
 
     def regulatory_notes(self) -> RegulatoryNotes:

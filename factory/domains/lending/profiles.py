@@ -15,11 +15,15 @@ loan_purpose, loan_amount, loan_term_months, interest_rate, collateral_value.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from typing import Any
+
 import numpy as np
 import polars as pl
 from pydantic import Field, model_validator
 
 from factory.domains import _pools
+from factory.domains._streams import ShardLike, ShardStreams
 from factory.domains.base import DistributionBase, shard_rng
 from factory.domains.lending import _draws
 from factory.domains.lending.policy import LOAN_PURPOSES, LendingPolicy, amortized_payment
@@ -132,11 +136,67 @@ def synthesize(
     Returns:
         One row per applicant with the columns in the module docstring.
     """
+    return _synthesize(
+        n,
+        lambda stream: shard_rng(seed, shard, stream),
+        np.arange(offset, offset + n, dtype=np.int64),
+        locale=locale,
+        seed=seed,
+        distribution=distribution,
+        policy=policy,
+        boundary_fraction=boundary_fraction,
+    )
+
+
+def synthesize_shards(
+    shards: Sequence[ShardLike],
+    *,
+    seed: int,
+    locale: str,
+    distribution: LendingDistribution,
+    policy: LendingPolicy,
+    boundary_fraction: float,
+) -> pl.DataFrame:
+    """The rows `synthesize` draws for each of `shards`, in order, drawn in one vectorised pass
+    (each shard's values from its own generators: see factory.domains._streams)."""
+    sizes = [shard.size for shard in shards]
+
+    def streams(stream: int) -> ShardStreams:
+        return ShardStreams([shard_rng(seed, shard.index, stream) for shard in shards], sizes)
+
+    ids = np.concatenate(
+        [np.arange(shard.offset, shard.offset + shard.size, dtype=np.int64) for shard in shards]
+    )
+    return _synthesize(
+        sum(sizes),
+        streams,
+        ids,
+        locale=locale,
+        seed=seed,
+        distribution=distribution,
+        policy=policy,
+        boundary_fraction=boundary_fraction,
+    )
+
+
+def _synthesize(
+    n: int,
+    rng: Callable[[int], Any],
+    ids: np.ndarray,
+    *,
+    locale: str,
+    seed: int,
+    distribution: LendingDistribution,
+    policy: LendingPolicy,
+    boundary_fraction: float,
+) -> pl.DataFrame:
+    """`n` applicants with ids `ids`; `rng(stream)` is the generator of one stream of draws.
+
+    Every draw is one value per row and every computation reads a row alone, so that
+    `synthesize_shards` gives each shard the values `synthesize` gives it.
+    """
     pools = _pools.value_pools(locale, seed)
     d = distribution
-
-    def rng(stream: int) -> np.random.Generator:
-        return shard_rng(seed, shard, stream)
 
     r = rng(_PERSON)
     is_male = r.random(n) < 0.5
@@ -229,7 +289,7 @@ def synthesize(
     first_names = pl.concat([pools.first_names_female, pools.first_names_male])
     return pl.DataFrame(
         {
-            "applicant_id": np.arange(offset, offset + n, dtype=np.int64),
+            "applicant_id": ids,
             "first_name": pools.take(first_names, r.integers(0, half, n) + half * is_male),
             "last_name": pools.draw(pools.last_names, r, n),
             "sex": _labels(("female", "male"), is_male),

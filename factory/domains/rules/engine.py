@@ -273,7 +273,7 @@ class Compiled:
         return self._gather(outcomes, position)
 
     def _labels(self, masks: np.ndarray) -> tuple[pl.Series, pl.Series]:
-        present, position = np.unique(masks, return_inverse=True)
+        present, position = _distinct(masks)
         outcomes = [self.outcome(int(m)) for m in present]
         return self._gather(outcomes, position)
 
@@ -284,6 +284,21 @@ class Compiled:
         codes = pl.Series([c for _, c in outcomes], dtype=pl.List(pl.String))
         gather = pl.Series(position.reshape(-1), dtype=pl.Int64)
         return tiers.gather(gather), codes.gather(gather)
+
+
+#: Masks below this are counted in a table of that size; larger ones are sorted by np.unique.
+_DENSE_MASKS = 1 << 20
+
+
+def _distinct(masks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """np.unique(masks, return_inverse=True): the distinct masks in order and each row's
+    position among them. A mask holds one bit per rule, so it is usually small: a table of
+    seen masks finds them without sorting a million rows."""
+    if masks.size == 0 or masks.min() < 0 or masks.max() >= _DENSE_MASKS:
+        return np.unique(masks, return_inverse=True)
+    seen = np.zeros(int(masks.max()) + 1, dtype=bool)
+    seen[masks] = True
+    return np.flatnonzero(seen).astype(masks.dtype), (np.cumsum(seen) - 1)[masks]
 
 
 def _ranked_codes(
