@@ -50,6 +50,10 @@ class PeakTreeRss:
         self.interval = interval
         self.peak = 0
         self.peak_pss = 0
+        #: the label samples are filed under (set it as the work moves on), and the peak PSS
+        #: per label
+        self.phase = "run"
+        self.phase_peaks_pss: dict[str, int] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -62,6 +66,8 @@ class PeakTreeRss:
         rss, pss = tree_memory_bytes(self.pid)
         self.peak = max(self.peak, rss)
         self.peak_pss = max(self.peak_pss, pss)
+        phase = self.phase
+        self.phase_peaks_pss[phase] = max(self.phase_peaks_pss.get(phase, 0), pss)
 
     def __enter__(self) -> PeakTreeRss:
         self._thread.start()

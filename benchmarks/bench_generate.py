@@ -70,13 +70,17 @@ class _Phase:
 
 
 class PhaseTimer:
-    """Times each finalize phase from its progress reports (first report to last)."""
+    """Times each finalize phase from its progress reports (first report to last), and files
+    the memory samples from the first report on under "finalize"."""
 
     def __init__(self) -> None:
         self.phases: dict[str, _Phase] = {}
+        self.memory: PeakTreeRss | None = None
 
     def __call__(self, phase: str, done: int, total: int) -> None:
         self.phases.setdefault(phase, _Phase()).end = time.perf_counter()
+        if self.memory is not None:
+            self.memory.phase = "finalize"
 
 
 def _bare_pipeline(recipe: Any, work: Path) -> Any:
@@ -104,6 +108,8 @@ def main() -> None:
         start = time.perf_counter()
         timer = PhaseTimer()
         with PeakTreeRss() as ours_rss:
+            ours_rss.phase = "generation"
+            timer.memory = ours_rss
             result = generate(recipe, work / "ours", finalize_progress=timer)
         ours_s = time.perf_counter() - start
         ours_rate = args.n / ours_s
@@ -120,6 +126,10 @@ def main() -> None:
             f"  finalize (dedup, split, write): {finalize_s:.1f}s = "
             f"{finalize_s / millions:.1f}s per million rows ({phases}); {data_files} data file(s)"
         )
+        by_phase = ", ".join(
+            f"{name} {pss / 2**20:,.0f} MiB" for name, pss in ours_rss.phase_peaks_pss.items()
+        )
+        print(f"  peak PSS by phase: {by_phase}")
         if args.skip_bare:
             return
         pipeline = _bare_pipeline(recipe, work)
