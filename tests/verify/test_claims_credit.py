@@ -82,6 +82,8 @@ TRUE = (
     "Total credit limits are unchanged at $7,600.",
     "Total credit limits stayed at $7,600.",
     "No change in open accounts, still 7.",
+    "No change in open accounts at 7.",
+    "No change in total credit limits at $7,600.",
     "Revolving balances: $1,328 before, $1,507 after, up $179.",
     "Utilization was 17.47% before and 19.83% after.",
 )
@@ -101,6 +103,7 @@ WRONG = (
     ("Revolving balances moved from $1,328 to $7,600, up $179.", "number"),
     ("Total credit limits stayed at $7,000.", "number"),
     ("Open accounts are unchanged at 9.", "number"),
+    ("No change in open accounts at 9.", "number"),
     # a level stated as the change, or the change as a level
     ("Hard inquiries are at 4.", "number"),
     ("Hard inquiries moved from 1 to 5, up 5.", "number"),

@@ -319,6 +319,18 @@ class _Reader:
         levels = tuple(q for q in names if q not in moved)
         if levels and len(levels) < len(names):
             names = levels  # "open accounts at 9": a level, not the change
+        elif not levels and bound > 0 and _is_negator(clause[bound - 1]) and i > bound:
+            # "no change in open accounts, at 8": the number after is the level that stayed
+            depends = self.vocab.depends
+            stayed = tuple(
+                dict.fromkeys(
+                    d
+                    for q in names
+                    for d in sorted(depends.get(q, ()))
+                    if d not in moved and self._compatible(token, d)
+                )
+            )
+            names = stayed or names
         before = clause[bound - 1].entry if bound > 0 else None
         if before is not None and before.limit:
             # "the min credit score is 620", "the maximum DTI of 43%": the limit, by its name.
@@ -1219,6 +1231,10 @@ def _negated(clause: list[Token], i: int, reach: int) -> bool:
         if token.entry is not None and token.entry.negator:
             return True
     return False
+
+
+def _is_negator(token: Token) -> bool:
+    return token.entry is not None and token.entry.negator
 
 
 def _attributive(clause: list[Token], i: int) -> bool:
