@@ -81,6 +81,9 @@ TRUE = (
     "No drivers are named for a stable score; nothing moved much.",
     "Total credit limits are unchanged at $7,600.",
     "Total credit limits stayed at $7,600.",
+    "A 3-point move is within the stable band.",
+    "Utilization rose 2.36 points, which clears the 2-point listing threshold.",
+    "Hard inquiries are above the inquiry caution level.",
     "No change in open accounts, still 7.",
     "No change in open accounts at 7.",
     "No change in total credit limits at $7,600.",
@@ -116,6 +119,13 @@ WRONG = (
     ("Installment loan balances moved from $28,849 to $24,695, down $4,154; below the $500 "
      "threshold, too small to list.", "comparison"),
     ("Installment loan balances fell by $4,154, which misses the $500 threshold.", "comparison"),
+    # a param's label names the limit and its quantity, and short "points" of a utilization
+    # are percentage points
+    ("A 3-point move exceeds the stable band.", "comparison"),
+    ("Hard inquiries are below the inquiry caution level.", "comparison"),
+    ("Utilization rose 2.36 points, which falls short of the 2-point listing threshold.",
+     "comparison"),
+    ("Utilization rose 2.36 percentage points, under the 3-point threshold.", "number"),
     # a trend word describing the score, after a "no" about something else
     ("No drivers are named for a declined score; nothing moved much.", "conclusion"),
     ("No drivers are named for an improved score.", "conclusion"),

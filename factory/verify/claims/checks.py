@@ -435,11 +435,15 @@ class _Reader:
         ):
             return  # "amortising $20,100 over 48 months": a span, not a comparison
         at = next(k for k, t in enumerate(clause) if t is limit_token) if limit_token else -1
+        labelled = self._labelled_limit(clause, at) if limit_token is not None else None
         if limit_token is not None and not explicit:
             # "over the velocity mark of 3": the limit's own name says whose limit it is
             owner = clause[at - 1].entry if at > 0 else None
             if owner is not None and owner.quantities:
                 subject, explicit = owner.quantities, True
+            elif labelled is not None:
+                # "exceeds the stable band": a param's label, whose quantity it limits
+                subject, explicit = (labelled,), True
         ref_token = clause[ref] if ref is not None else None
         if ref_token is None and limit_token is None:
             return
@@ -448,10 +452,29 @@ class _Reader:
         negated = _negated(clause, c, 3)
         margin = _margin_of(clause, c, ref)
         words = ("not " if negated else "") + clause[c].text
-        limit = (_named_tier(clause, at), kind) if limit_token is not None else None
+        # A param's label names the limit whole: a tier word in it ("the stable band") is
+        # part of the name, not the tier of the rule meant.
+        tier = _named_tier(clause, at) if labelled is None else None
+        limit = (tier, kind) if limit_token is not None else None
         self._step(
             _Reader._compare, op, negated, subject, explicit, ref_token, limit, margin, words
         )
+
+    def _labelled_limit(self, clause: list[Token], at: int) -> str | None:
+        """The quantity whose param's label ends at limit token `at`, or None."""
+        labels = self.vocab.limit_labels
+        if not labels:
+            return None
+        words: tuple[str, ...] = tuple(clause[at].text.split())
+        for k in range(at - 1, max(-1, at - 4), -1):
+            token = clause[k]
+            if token.kind != WORD:
+                break
+            words = (*token.text.split(), *words)
+            found = labels.get(words)
+            if found is not None:
+                return found
+        return None
 
     def _definition(
         self, clause: list[Token], c: int, op: str, roles: dict[int, str], defined: int | None
@@ -601,7 +624,11 @@ class _Reader:
         for q in subject:
             for rule, value in self._limits(q):
                 if rule is None:
-                    continue  # a bare param: which side is which is not known
+                    # A bare param: which side passes is not known, but "exceeds the stable
+                    # band" still says which side of it the value is.
+                    if kind == "trigger" and tier is None:
+                        found.append((q, float(value), None))
+                    continue
                 if tier is not None and rule.outcome != tier:
                     continue
                 if kind == "ceiling" and rule.op not in (">", ">="):

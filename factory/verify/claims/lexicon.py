@@ -155,7 +155,9 @@ UNIT_WORDS: dict[str, frozenset[str]] = {
     **dict.fromkeys(("km/h", "kmh", "km per hour"), frozenset({"kmh", "number", "ratio"})),
     **dict.fromkeys(("km", "kilometres", "kilometers"), frozenset({"km"})),
     **dict.fromkeys(
-        ("point", "points"), frozenset({"score", "count", "integer", "number", "percent"})
+        # "a 2-point threshold" of a utilization: percentage points, said short
+        ("point", "points"),
+        frozenset({"score", "count", "integer", "number", "percent", "fraction"}),
     ),
     **dict.fromkeys(("percentage point", "percentage points"), frozenset({"fraction", "percent"})),
     **dict.fromkeys(("standard deviation", "standard deviations"), frozenset({"number", "ratio"})),

@@ -133,6 +133,9 @@ class Vocabulary:
     #: change quantities: those whose expression is `later - earlier` of two quantities; the
     #: sign of one says which way its quantity moved ("balances rose").
     moves: frozenset[str] = frozenset()
+    #: a param's label, as words, ending in a limit noun -> the quantity it is a threshold of
+    #: ("stable band" -> the size of the score's change): the limit names its quantity.
+    limit_labels: dict[tuple[str, ...], str] = field(default_factory=dict)
     #: the change quantities and those computed from them (the size of a change): a number a
     #: text states as a level ("open accounts at 9") is none of these.
     moved: frozenset[str] = frozenset()
@@ -345,6 +348,11 @@ class Vocabulary:
                             break
         for bucket in self.phrases.values():
             bucket.sort(key=lambda item: -len(item[0]))
+        for param in table.params.values():
+            words = _split(param.label)
+            named = param.quantity in table.quantities and len(words) > 1
+            if named and words[-1] in lexicon.LIMIT_NOUNS:
+                self.limit_labels[words] = str(param.quantity)
 
     def tokens(self, text: str, numbers: list[Any] | None = None) -> list[Token]:
         """`text` as tokens in order: phrases (longest match), other words, numbers, stops.
