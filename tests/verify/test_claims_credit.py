@@ -89,6 +89,7 @@ TRUE = (
     "No change in total credit limits at $7,600.",
     "Revolving balances: $1,328 before, $1,507 after, up $179.",
     "Utilization was 17.47% before and 19.83% after.",
+    "The score, 604 now, was 601 before.",
 )
 
 
@@ -113,6 +114,10 @@ WRONG = (
     ("Revolving balances moved from $1,328 to $1,507, up $1,507.", "number"),
     ("Revolving balances: $1,328 before, $1,700 after.", "number"),
     ("Utilization was 17.47% before and 25.00% after.", "number"),
+    # the two readings swapped: which is which is said by "before"/"after", "from"/"to"
+    ("Revolving balances: $1,507 before, $1,328 after.", "number"),
+    ("Revolving balances went from $1,507 to $1,328.", "number"),
+    ("The score was 604 before and 601 after.", "number"),
     # comparisons the wrong way round, with the subject named or carried over a semicolon
     ("Revolving balances went from $1,328 to $1,507 (up $179), over the $500 threshold.",
      "comparison"),

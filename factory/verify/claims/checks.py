@@ -319,6 +319,11 @@ class _Reader:
         levels = tuple(q for q in names if q not in moved)
         if levels and len(levels) < len(names):
             names = levels  # "open accounts at 9": a level, not the change
+            side = _reading(clause, i)
+            if side is not None:
+                # "585 now against 581 before", "from $1,328 to $1,507": which reading
+                sides = self.vocab.sides
+                names = tuple(q for q in names if sides.get(q) == side) or names
         elif not levels and bound > 0 and _is_negator(clause[bound - 1]) and i > bound:
             # "no change in open accounts, at 8": the number after is the level that stayed
             depends = self.vocab.depends
@@ -1258,6 +1263,24 @@ def _negated(clause: list[Token], i: int, reach: int) -> bool:
         if token.entry is not None and token.entry.negator:
             return True
     return False
+
+
+_EARLIER = frozenset({"before", "earlier", "previously", "prior", "originally", "formerly"})
+_LATER = frozenset({"after", "now", "later", "currently", "today", "latest"})
+
+
+def _reading(clause: list[Token], i: int) -> str | None:
+    """Which of two readings number i is, by the words around it ("3 before, 4 after", "now
+    585", "from 1 to 5"), or None."""
+    nxt = clause[i + 1].text if i + 1 < len(clause) else ""
+    prev = clause[i - 1].text if i > 0 else ""
+    if nxt in _EARLIER or prev == "from":
+        return "earlier"
+    if nxt in _LATER or prev == "now":
+        return "later"
+    if prev == "to" and i >= 3 and clause[i - 2].kind == NUMBER and clause[i - 3].text == "from":
+        return "later"
+    return None
 
 
 def _is_negator(token: Token) -> bool:

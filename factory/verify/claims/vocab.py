@@ -136,6 +136,9 @@ class Vocabulary:
     #: a param's label, as words, ending in a limit noun -> the quantity it is a threshold of
     #: ("stable band" -> the size of the score's change): the limit names its quantity.
     limit_labels: dict[tuple[str, ...], str] = field(default_factory=dict)
+    #: quantity -> "earlier" or "later": the two readings a change quantity subtracts
+    #: (`later - earlier`), for the words that say which reading a number is ("585 now").
+    sides: dict[str, str] = field(default_factory=dict)
     #: the change quantities and those computed from them (the size of a change): a number a
     #: text states as a level ("open accounts at 9") is none of these.
     moved: frozenset[str] = frozenset()
@@ -199,6 +202,11 @@ class Vocabulary:
             and len(derived.expr.args) == 2
             and all(a.op == "ref" and a.value in table.quantities for a in derived.expr.args)
         )
+        for derived in code.derived:
+            if derived.quantity.name in self.moves:
+                later, earlier = derived.expr.args
+                self.sides[later.value] = "later"
+                self.sides[earlier.value] = "earlier"
         self.moved = frozenset(
             name for name, found in self.depends.items() if not found.isdisjoint(self.moves)
         )
