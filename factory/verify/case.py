@@ -13,7 +13,7 @@ from typing import Any
 
 from factory.domains.base import Domain, Fact, PolicyBase
 from factory.output import ParsedOutput
-from factory.recipe import RecipeBase
+from factory.recipe import OPTIONAL_VERIFIERS, RecipeBase
 from factory.verify import VERIFIER_ORDER, Verdict, verify_example
 from factory.verify.claims import ClaimFailure, check_claims
 
@@ -35,6 +35,9 @@ class CaseVerifier:
         self.known = frozenset(self.reason_texts)
         self.tolerance = recipe.filters.number_tolerance
         chosen = set(checks) if checks is not None else set(recipe.filters.verifiers) - {"length"}
+        # An optional verifier checks what only some domains give (grounding: the passages an
+        # answer about documents must come from); elsewhere it would always pass.
+        chosen -= set(OPTIONAL_VERIFIERS) - set(self.domain.extra_verifiers)
         try:
             self.table: Any = self.domain.rule_table(self.policy)
         except NotImplementedError:
