@@ -11,6 +11,7 @@ whole process tree (distilabel runs one process per step): PSS, and the RSS sum 
     python benchmarks/bench_generate.py                 # 100,000 rows
     python benchmarks/bench_generate.py --n 1000000     # the bounded-memory check
     python benchmarks/bench_generate.py --n 10000000 --skip-bare   # finalize's growth to 10M
+    python benchmarks/bench_generate.py --without-claims  # the pipeline without claims' cost
 
 It also prints finalize's own time (dedup, split, write) per million rows, to compare across N.
 """
@@ -97,12 +98,20 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=100_000, help="lending profiles")
     parser.add_argument("--shard-size", type=int, default=5_000)
     parser.add_argument("--skip-bare", action="store_true", help="only run ours")
+    parser.add_argument(
+        "--without-claims",
+        action="store_true",
+        help="ours without the claims verifier (its cost apart from the pipeline's)",
+    )
     args = parser.parse_args()
 
     from factory.pipeline.run import generate
     from factory.recipe import load_recipe
 
     recipe = load_recipe("lending-cot").with_overrides(count=args.n, shard_size=args.shard_size)
+    if args.without_claims:
+        verifiers = [v for v in recipe.filters.verifiers if v != "claims"]
+        recipe = recipe.overridden({"filters.verifiers": verifiers})
     work = Path(tempfile.mkdtemp(prefix="bench-generate-"))
     try:
         start = time.perf_counter()
