@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+import pyarrow.parquet as pq
 import xxhash
 
 from factory.dataset import PREFERENCE_DIR, SPLITS
@@ -56,6 +57,8 @@ from factory.verify.case import CaseVerifier
 _NOT_NEGATIVES = frozenset({"teacher", "dedup", "length", "pii", "judge"})
 #: Rows read from a split file at a time.
 _BATCH = 2048
+#: Pairs per row group of a preference file.
+_FLUSH = 8192
 PREFERENCE_SCHEMA: dict[str, Any] = {
     "id": pl.String,
     "prompt": pl.List(pl.Struct({"role": pl.String, "content": pl.String})),
@@ -144,6 +147,10 @@ def write_preference(recipe: RecipeBase, folder: Path) -> PreferenceCounts:
     """Writes `folder/preference/` from the finished split files and rejects.parquet in
     `folder` (finalize's staging folder); see the module docstring.
 
+    Pairs are written as they are made, a row group at a time: memory does not grow with the
+    dataset (only the subjects of the rejects are remembered, to put their pairs in the split
+    of their kept examples).
+
     Returns:
         The counts for the manifest.
     """
@@ -152,33 +159,88 @@ def write_preference(recipe: RecipeBase, folder: Path) -> PreferenceCounts:
     judge = _Judge(recipe)
     counts = PreferenceCounts()
     classes = error_classes(config.error_classes)
-    subjects: dict[Any, str] = {}
-    parts: dict[str, list[dict[str, Any]]] = {s: [] for s in SPLITS}
     subject_column = judge.domain.subject_column
-    for split in SPLITS:
-        for batch in _batches(folder / "data", split):
-            for row in batch.iter_rows(named=True):
-                subjects.setdefault(row[subject_column], split)
-                if "corruptions" in config.sources:
-                    made = _corrupted(row, judge, classes, config.negatives_per_example, counts)
-                    parts[split].extend(made)
-                    counts.examples_without_negative += not made
-    if "rejects" in config.sources:
-        for pair, subject in _from_rejects(folder / "rejects.parquet", recipe, judge):
-            parts[subjects.get(subject, "train")].append(pair)
+    rejects = folder / "rejects.parquet"
+    wanted = _reject_subjects(rejects, subject_column) if "rejects" in config.sources else set()
+    subjects: dict[Any, str] = {}
     out = folder / PREFERENCE_DIR
     shutil.rmtree(out, ignore_errors=True)  # a resumed finalize writes them again
     out.mkdir(parents=True)
-    for split, rows in parts.items():
-        if not rows:
-            continue
-        counts.splits[split] += len(rows)
-        for row in rows:
-            counts.error_classes[row["error_class"]] += 1
-            counts.sources[row["source"]] += 1
-        frame = pl.DataFrame(rows, schema=PREFERENCE_SCHEMA)
-        frame.write_parquet(out / f"{split}-00000-of-00001.parquet", compression="zstd")
+    with _PairWriter(out, counts) as writer:
+        for split in SPLITS:
+            for batch in _batches(folder / "data", split):
+                for row in batch.iter_rows(named=True):
+                    subject = row[subject_column]
+                    if subject in wanted:
+                        subjects.setdefault(subject, split)
+                    if "corruptions" in config.sources:
+                        made = _corrupted(row, judge, classes, config.negatives_per_example, counts)
+                        writer.add(split, made)
+                        counts.examples_without_negative += not made
+        if "rejects" in config.sources:
+            for pair, subject in _from_rejects(rejects, recipe, judge):
+                writer.add(subjects.get(subject, "train"), [pair])
     return counts
+
+
+class _PairWriter:
+    """Writes pairs to `<split>-00000-of-00001.parquet`, a row group per `_FLUSH` pairs; a
+    split with no pair gets no file."""
+
+    def __init__(self, out: Path, counts: PreferenceCounts) -> None:
+        self.out = out
+        self.counts = counts
+        self.pending: dict[str, list[dict[str, Any]]] = {s: [] for s in SPLITS}
+        self.writers: dict[str, Any] = {}
+
+    def __enter__(self) -> _PairWriter:
+        return self
+
+    def add(self, split: str, pairs: Sequence[dict[str, Any]]) -> None:
+        counts = self.counts
+        for pair in pairs:
+            counts.splits[split] += 1
+            counts.error_classes[pair["error_class"]] += 1
+            counts.sources[pair["source"]] += 1
+        rows = self.pending[split]
+        rows.extend(pairs)
+        if len(rows) >= _FLUSH:
+            self._flush(split)
+
+    def _flush(self, split: str) -> None:
+        rows = self.pending[split]
+        if not rows:
+            return
+        table = pl.DataFrame(rows, schema=PREFERENCE_SCHEMA).to_arrow()
+        writer = self.writers.get(split)
+        if writer is None:
+            path = self.out / f"{split}-00000-of-00001.parquet"
+            writer = self.writers[split] = pq.ParquetWriter(path, table.schema, compression="zstd")
+        writer.write_table(table)
+        rows.clear()
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            if exc[0] is None:
+                for split in SPLITS:
+                    self._flush(split)
+        finally:
+            for writer in self.writers.values():
+                writer.close()
+
+
+def _reject_subjects(path: Path, subject_column: str) -> set[Any]:
+    """The subjects of the rejects that may make a pair."""
+    if not path.exists():
+        return set()
+    columns = pq.read_schema(path).names
+    if "generation" not in columns or subject_column not in columns:
+        return set()
+    frame = pl.read_parquet(path, columns=[subject_column, "generation", "reject_reason"])
+    kept = frame.filter(
+        pl.col("generation").is_not_null() & ~pl.col("reject_reason").is_in(list(_NOT_NEGATIVES))
+    )
+    return set(kept[subject_column].to_list())
 
 
 def _batches(data: Path, split: str) -> Iterator[pl.DataFrame]:

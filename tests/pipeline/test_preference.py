@@ -123,3 +123,24 @@ def test_a_teachers_refused_answers_become_pairs_against_the_template_answer(tmp
         assert pair["chosen"][0]["content"] == expected
         assert _verdict(recipe, row, expected).ok
         assert "<decision>approve</decision>" in pair["rejected"][0]["content"]
+
+
+def test_pairs_are_written_a_row_group_at_a_time_with_the_same_rows(made, tmp_path, monkeypatch):
+    """The preference pass streams: with a tiny row group, the files hold several groups and
+    the same pairs, in the same order, as written in one piece."""
+    import shutil
+
+    import pyarrow.parquet as pq
+
+    from factory.pipeline import preference
+
+    recipe, out = made
+    staging = tmp_path / "staging"
+    shutil.copytree(out / "data", staging / "data")
+    monkeypatch.setattr(preference, "_FLUSH", 7)
+    counts = preference.write_preference(recipe, staging)
+    assert counts.to_json() == read_manifest(out)["preference"]
+    for split in preference_files(out):
+        written = staging / "preference" / f"{split}-00000-of-00001.parquet"
+        assert pq.ParquetFile(written).num_row_groups > 1
+        assert pl.read_parquet(written).equals(read_preference(out, split))
