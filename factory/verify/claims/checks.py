@@ -136,7 +136,8 @@ class _Reader:
         self.tolerance = tolerance
         self.fires = fires
         self.failures: list[ClaimFailure] = []
-        self._sentence = ""
+        # The sentence being checked, as (line, start, end): cut only when a claim fails.
+        self._sentence: tuple[str, int, int] = ("", 0, 0)
 
     # -- driving --------------------------------------------------------------------------
 
@@ -167,7 +168,7 @@ class _Reader:
                 for first, last, steps, slots in plan:
                     for token, j in slots:
                         token.number = found[j]
-                    self._sentence = line[first:last].strip()
+                    self._sentence = (line, first, last)
                     for step, args in steps:
                         step(self, *args)
             pos = end + 1
@@ -214,7 +215,8 @@ class _Reader:
         self._steps.append((method, args))
 
     def _fail(self, kind: str, claim: str) -> None:
-        self.failures.append(ClaimFailure(kind, self._sentence, claim))
+        line, first, last = self._sentence
+        self.failures.append(ClaimFailure(kind, line[first:last].strip(), claim))
 
     def _clause(self, clause: list[Token], carry: tuple[str, ...]) -> tuple[str, ...]:
         mentions = [
