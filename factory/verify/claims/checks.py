@@ -354,10 +354,17 @@ class _Reader:
         if not any(self._equals(token, q, self.values.get(q)) for q in names):
             if all(not _is_number(self.values.get(q)) for q in names):
                 return
-            shown = ", ".join(self._show(q, self.values.get(q)) for q in names)
-            self._fail(
-                "number", f"{self._label(names[0])} cited as {self._cited(token)}, engine {shown}"
-            )
+            cited = self._cited(token)
+            if len(names) == 1:
+                q = names[0]
+                said = (
+                    f"{self._label(q)} cited as {cited}, engine {self._show(q, self.values.get(q))}"
+                )
+            else:  # a name several quantities share: say each one's value
+                said = f"{cited} cited; engine: " + ", ".join(
+                    f"{self._label(q)} {self._show(q, self.values.get(q))}" for q in names
+                )
+            self._fail("number", said)
 
     def _threshold(self, token: Token, names: tuple[str, ...], tier: str | None) -> None:
         failure = self._memo(
