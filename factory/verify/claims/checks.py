@@ -11,7 +11,10 @@ number      a number bound to a quantity (its name right before it, "DTI of 43.1
 comparison  "X is above / exceeds / below / within / meets / clears / short of T" and their
             negations must hold for X's real value against T (a cited number, or the limit
             named: "below the review threshold"); a stated margin ("by 8.5 percentage points",
-            "37 points below") must be the real distance.
+            "37 points below") must be the real distance. Where the table has a change
+            quantity (`later - earlier`), which way it moved ("rose", "up $179", "higher
+            utilization") must be its sign, and "before"/"after", "from X to Y" say which
+            reading a number is.
 conclusion  a decision word asserted about the case (the clause names the application, the
             decision, a conclusion word, or no quantity at all) must be the engine's decision;
             said of a quantity ("so DTI alone calls for a denial") it must be the tier of a rule
