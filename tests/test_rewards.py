@@ -32,9 +32,7 @@ def test_a_verified_answer_scores_the_maximum_on_every_reward(domain):
     # claims reads an explanation against the domain's rule table (every domain here has one);
     # grounding checks answers about documents, so only the knowledge domain has that reward.
     has_table = recipe.domain_impl.table_builder is not None
-    expected = tuple(
-        n for n in REWARD_NAMES if (has_table or n != "claims") and n != "grounding"
-    )
+    expected = tuple(n for n in REWARD_NAMES if (has_table or n != "claims") and n != "grounding")
     assert rewards.names == expected
     completions = [[{"role": "assistant", "content": a}] for a in answers]
     for fn in rewards.functions:

@@ -33,7 +33,7 @@ from factory.domains.credit_report.policy import (
     REASON_TEXTS,
     CreditReportPolicy,
 )
-from factory.domains.rules import Param, Quantity, Rule, RuleTable
+from factory.domains.rules import Param, Quantity, Rule, RuleTable, policy_params
 from factory.domains.rules.engine import ragged
 
 #: field -> (unit, how text names it on one report, other words for it).
@@ -312,17 +312,7 @@ def builtin_table(policy: CreditReportPolicy, version: str, max_reasons: int) ->
         version: the policy_version stamped on labelled rows.
         max_reasons: principal drivers kept per row.
     """
-    fields = type(policy).model_fields
-    params = {
-        name: Param(
-            name=name,
-            value=getattr(policy, name),
-            quantity=quantity,
-            label=label,
-            description=fields[name].description or "",
-        )
-        for name, (quantity, label) in _PARAM_META.items()
-    }
+    params = policy_params(policy, _PARAM_META)
     params["listing_tolerance"] = Param(
         name="listing_tolerance",
         value=1e-9,

@@ -15,7 +15,7 @@ the table lists the signals in today's tie-break order.
 from __future__ import annotations
 
 from factory.domains.fraud.policy import HIGH_RISK_CATEGORIES, MAX_SCORE, REASON_TEXTS, FraudPolicy
-from factory.domains.rules import Param, Quantity, Rule, RuleTable
+from factory.domains.rules import Param, Quantity, Rule, RuleTable, policy_params
 
 _CATEGORY_WORDS: dict[str, tuple[str, ...]] = {
     "restaurants": ("restaurant", "restaurants"),
@@ -423,17 +423,7 @@ def builtin_table(policy: FraudPolicy, version: str, max_reasons: int) -> RuleTa
         version: the policy_version stamped on labelled rows.
         max_reasons: principal reasons kept per row.
     """
-    fields = type(policy).model_fields
-    params = {
-        name: Param(
-            name=name,
-            value=getattr(policy, name),
-            quantity=quantity,
-            label=label,
-            description=fields[name].description or "",
-        )
-        for name, (quantity, label) in _PARAM_META.items()
-    }
+    params = policy_params(policy, _PARAM_META)
     params["max_score"] = Param(
         name="max_score",
         value=MAX_SCORE,

@@ -11,7 +11,7 @@ import dataclasses
 import polars as pl
 
 from factory.domains.lending.policy import SECURED_PURPOSES, LendingPolicy
-from factory.domains.rules import Helper, Param, Quantity, Rule, RuleTable
+from factory.domains.rules import Helper, Quantity, Rule, RuleTable, policy_params
 from factory.domains.rules.expr import exact_divisor
 
 _SECURED = "loan_purpose in [" + ", ".join(f"'{p}'" for p in SECURED_PURPOSES) + "]"
@@ -419,17 +419,7 @@ def builtin_table(policy: LendingPolicy, version: str, max_reasons: int) -> Rule
         version: the policy_version stamped on labelled rows.
         max_reasons: principal reasons kept per row.
     """
-    fields = type(policy).model_fields
-    params = {
-        name: Param(
-            name=name,
-            value=getattr(policy, name),
-            quantity=quantity,
-            label=label,
-            description=fields[name].description or "",
-        )
-        for name, (quantity, label) in _PARAM_META.items()
-    }
+    params = policy_params(policy, _PARAM_META)
     return RuleTable(
         domain="lending",
         tiers=("deny", "refer", "approve"),

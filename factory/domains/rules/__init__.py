@@ -50,7 +50,18 @@ from factory.domains.rules.model import (
     Quantity,
     Rule,
     RuleTable,
+    policy_params,
     value_kind,
 )
 
-__all__ = ["OPS", "UNITS", "Helper", "Param", "Quantity", "Rule", "RuleTable", "value_kind"]
+__all__ = [
+    "OPS",
+    "UNITS",
+    "Helper",
+    "Param",
+    "Quantity",
+    "Rule",
+    "RuleTable",
+    "policy_params",
+    "value_kind",
+]

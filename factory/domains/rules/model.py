@@ -132,6 +132,23 @@ class Param:
         return "num"
 
 
+def policy_params(policy: Any, meta: Mapping[str, tuple[str | None, str]]) -> dict[str, Param]:
+    """A built-in table's params from a recipe's policy model: for each field name in `meta`,
+    its value, the quantity it is a threshold of and its label (`meta`: name -> (quantity,
+    label)), described by the field's own description."""
+    fields = type(policy).model_fields
+    return {
+        name: Param(
+            name=name,
+            value=getattr(policy, name),
+            quantity=quantity,
+            label=label,
+            description=fields[name].description or "",
+        )
+        for name, (quantity, label) in meta.items()
+    }
+
+
 @dataclass(frozen=True)
 class Rule:
     """One policy rule: when `when` holds (and `applies`), the row gets `code` at `outcome`.

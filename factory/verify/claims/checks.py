@@ -302,17 +302,12 @@ class _Reader:
         said = clause[i - 1].entry if i > 0 else None
         if said is not None and said.direction_form == "amount" and moved:
             # "balances moved from $1,328 to $1,507, up $179": the amount of the change
-            earlier = [k for k in mentions if k < i and not _complement(clause, k)]
-            if earlier:
-                named = clause[earlier[-1]].entry
-                assert named is not None
-                names = tuple(
-                    q for q in named.quantities if q in moved and self._compatible(token, q)
-                )
-                if names:
-                    self._step(_Reader._value, token, names)
-                    return "value"
-            return "free"
+            named = _named_before(clause, i, mentions)
+            names = tuple(q for q in named if q in moved and self._compatible(token, q))
+            if not names:
+                return "free"
+            self._step(_Reader._value, token, names)
+            return "value"
         bound = _bound(clause, i)
         if bound is None:
             return "free"
@@ -732,12 +727,7 @@ class _Reader:
         else:
             if entry.direction_form == "amount" and (nxt is None or nxt.kind != NUMBER):
                 return  # "pay down balances": advice, not a move
-            before = [k for k in mentions if k < i and not _complement(clause, k)]
-            if not before:
-                return
-            named = clause[before[-1]].entry
-            assert named is not None
-            subject = named.quantities
+            subject = _named_before(clause, i, mentions)
         changes = tuple(q for q in subject if q in self.vocab.moves)
         if not changes or _hedged(clause, i, conditional=True):
             return
@@ -1293,6 +1283,17 @@ def _reading(clause: list[Token], i: int) -> str | None:
     if prev == "to" and i >= 3 and clause[i - 2].kind == NUMBER and clause[i - 3].text == "from":
         return "later"
     return None
+
+
+def _named_before(clause: list[Token], i: int, mentions: list[int]) -> tuple[str, ...]:
+    """The quantities of the nearest name before token i that is not a complement ("of X"),
+    or () when there is none."""
+    for k in reversed(mentions):
+        if k < i and not _complement(clause, k):
+            entry = clause[k].entry
+            assert entry is not None
+            return entry.quantities
+    return ()
 
 
 def _is_negator(token: Token) -> bool:

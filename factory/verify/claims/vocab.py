@@ -195,18 +195,17 @@ class Vocabulary:
                 names |= inputs.get(name, set())
             inputs[derived.quantity.name] = names
         self.depends = {name: frozenset(found | {name}) for name, found in inputs.items()}
-        self.moves = frozenset(
-            derived.quantity.name
-            for derived in code.derived
-            if derived.expr.op == "-"
-            and len(derived.expr.args) == 2
-            and all(a.op == "ref" and a.value in table.quantities for a in derived.expr.args)
-        )
+        moves = []
         for derived in code.derived:
-            if derived.quantity.name in self.moves:
-                later, earlier = derived.expr.args
-                self.sides[later.value] = "later"
-                self.sides[earlier.value] = "earlier"
+            args = derived.expr.args
+            of_two = len(args) == 2 and all(
+                a.op == "ref" and a.value in table.quantities for a in args
+            )
+            if derived.expr.op == "-" and of_two:
+                moves.append(derived.quantity.name)
+                self.sides[args[0].value] = "later"
+                self.sides[args[1].value] = "earlier"
+        self.moves = frozenset(moves)
         self.moved = frozenset(
             name for name, found in self.depends.items() if not found.isdisjoint(self.moves)
         )
