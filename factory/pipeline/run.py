@@ -36,7 +36,7 @@ from factory.pipeline.documents import DOCUMENTS, plan_documents, write_document
 from factory.pipeline.finalize import FinalizeResult, PhaseProgress, finalize
 from factory.pipeline.judge import JudgeShards
 from factory.pipeline.prompts import check_templates
-from factory.pipeline.shard_files import KEPT, shard_path
+from factory.pipeline.shard_files import KEPT, failed_path, shard_path
 from factory.pipeline.steps import SynthesizeShards, VerifyShards, WriteReasoning
 from factory.recipe import LLMSettings, RecipeBase
 from factory.synth import Shard, plan_shards, recipe_shards
@@ -45,6 +45,15 @@ from factory.teachers import build_judge, build_teacher, probe_servers
 WORK = "_work"
 #: Replicas of the verify step, the busiest one (each replica verifies and writes whole shards).
 VERIFY_REPLICAS = 2
+
+
+def shard_window(replicas: int) -> int:
+    """Shards a run hands on ahead of the verify step (see `SynthesizeShards.window`): one
+    being verified and one waiting for each replica, and two with the teacher. Each is a
+    shard's generations held in distilabel's queues, a few MiB."""
+    return 2 * replicas + 2
+
+
 RUN_FILE = "run.json"
 MANIFEST = "manifest.json"
 
@@ -224,8 +233,15 @@ def _finalize(
 def _check_written(work: Path, shards: list[Shard]) -> None:
     missing = [s.index for s in shards if not shard_path(work, s.index).exists()]
     if missing:
+        failed = [i for i in missing if failed_path(work, i).exists()]
+        why = (
+            f" (verification failed on shard {failed[0]}: "
+            f"{failed_path(work, failed[0]).read_text(encoding='utf-8').strip()})"
+            if failed
+            else ""
+        )
         raise FactoryError(
-            f"the pipeline stopped before writing shard(s) {_ranges(missing)}; "
+            f"the pipeline stopped before writing shard(s) {_ranges(missing)}{why}; "
             f"see {work / 'distilabel'} for its log, then run the same command again to resume"
         )
 
@@ -399,10 +415,13 @@ def build_pipeline(
         description=recipe.description,
         cache_dir=work / "distilabel",
     ) as pipeline:
+        replicas = min(VERIFY_REPLICAS, len(todo))
         synthesize = SynthesizeShards(
             name="synthesize",
             recipe=data,
             shards=todo,
+            work_dir=str(work),
+            window=shard_window(replicas),
             batch_size=batch,
         )
         teach = WriteReasoning(
@@ -424,7 +443,7 @@ def build_pipeline(
             judged=recipe.filters.judge is not None,
             pool_cache=pool_cache,
             input_batch_size=batch,
-            resources=StepResources(replicas=min(VERIFY_REPLICAS, len(todo))),
+            resources=StepResources(replicas=replicas),
         )
         synthesize >> teach >> verify
         if recipe.filters.judge is not None:
@@ -507,6 +526,8 @@ def _run_pipeline(
     datasets.disable_progress_bars()
     # Step processes may run elsewhere: on a Ray cluster, on other nodes and in other folders.
     work = work.resolve()
+    for shard in pending:  # a shard verify failed on in an earlier try is tried again
+        failed_path(work, shard.index).unlink(missing_ok=True)
     total = sum(s.size for s in shards)
     stop = threading.Event()
     watcher = None

@@ -29,3 +29,15 @@ def write_atomically(frame: pl.DataFrame, path: Path) -> None:
 def verified_path(work_dir: str | Path, index: int) -> Path:
     """Where VerifyShards leaves a shard for the judge."""
     return Path(work_dir) / "shards" / f"verified-{index:05d}.parquet"
+
+
+def failed_path(work_dir: str | Path, index: int) -> Path:
+    """The marker VerifyShards leaves for a shard it failed on (so nothing waits for it)."""
+    return Path(work_dir) / "shards" / f"failed-{index:05d}"
+
+
+def shard_settled(work_dir: str | Path, index: int) -> bool:
+    """Whether the verify step is done with a shard: written, left for the judge, or failed."""
+    return any(
+        where(work_dir, index).exists() for where in (shard_path, verified_path, failed_path)
+    )

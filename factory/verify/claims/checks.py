@@ -35,6 +35,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeGuard
 
+from factory.verify.claims.lexicon import BAND_WORDS
 from factory.verify.claims.vocab import COLON, COMMA, NUMBER, PAREN, WORD, Token, Vocabulary
 from factory.verify.numbers import _read
 
@@ -456,6 +457,10 @@ class _Reader:
             elif labelled is not None:
                 # "exceeds the stable band": a param's label, whose quantity it limits
                 subject, explicit = (labelled,), True
+        if clause[c].text in BAND_WORDS and self.vocab.sizes:
+            # In or out of a band is a change's size: the signed change is not compared.
+            sizes = self.vocab.sizes
+            subject = tuple(dict.fromkeys(sizes.get(q, q) for q in subject))
         ref_token = clause[ref] if ref is not None else None
         if ref_token is None and limit_token is None:
             return

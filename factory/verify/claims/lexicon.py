@@ -52,6 +52,10 @@ COMPARATORS: dict[str, str] = {
     ),
 }  # fmt: skip
 
+#: Comparison words that place a value in or out of a band around zero: of a change, they
+#: compare its size ("a 15-point drop is outside the 5-point band").
+BAND_WORDS = frozenset({"within", "inside", "outside"})
+
 #: Comparison words and their opposites, for names turned around ("just over the threshold"
 #: where the policy's quantity counts deposits "just under" it).
 TURNED: dict[str, str] = {

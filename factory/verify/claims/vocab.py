@@ -142,6 +142,9 @@ class Vocabulary:
     #: the change quantities and those computed from them (the size of a change): a number a
     #: text states as a level ("open accounts at 9") is none of these.
     moved: frozenset[str] = frozenset()
+    #: change quantity -> the quantity that is its size (`abs(change)`): what a band word
+    #: ("inside the 5-point band") compares, whichever way the change went.
+    sizes: dict[str, str] = field(default_factory=dict)
     _params: dict[str, Any] = field(default_factory=dict)
     _helpers: list[Any] = field(default_factory=list)
 
@@ -206,6 +209,11 @@ class Vocabulary:
                 self.sides[args[0].value] = "later"
                 self.sides[args[1].value] = "earlier"
         self.moves = frozenset(moves)
+        for derived in code.derived:
+            node = derived.expr
+            arg = node.args[0] if node.args else None
+            if node.value == "abs" and arg is not None and arg.value in self.moves:
+                self.sizes[arg.value] = derived.quantity.name
         self.moved = frozenset(
             name for name, found in self.depends.items() if not found.isdisjoint(self.moves)
         )
