@@ -86,7 +86,9 @@ class Example:
 
 
 _LIMIT_WORDS = "maximum|minimum|limit|floor|ceiling|threshold|level|mark"
-_NUMBER = r"-?\$?\d[\d,]*(?:\.\d+)?(?:%| percent)?"
+#: A number as the texts write it; a comma is a thousands separator only before three digits
+#: ("late payments at 2, collections at 0" has the number 2, not "2,").
+_NUMBER = r"-?\$?\d(?:\d|,\d{3})*(?:\.\d+)?(?:%| percent)?"
 
 
 def alterations(example: Example, rng: random.Random, split: str = "dev") -> list[Alteration]:

@@ -90,6 +90,10 @@ TRUE = (
     "Revolving balances: $1,328 before, $1,507 after, up $179.",
     "Utilization was 17.47% before and 19.83% after.",
     "The score, 604 now, was 601 before.",
+    # in or out of a band is the size of the change, whichever way it went
+    "The score moved 3 points, inside the 5-point band.",
+    "The score rose 3 points, within the 5-point band, so it holds stable.",
+    "Utilization of 19.83% is below the 30.0% target.",
 )
 
 
@@ -131,6 +135,9 @@ WRONG = (
     ("Utilization rose 2.36 points, which falls short of the 2-point listing threshold.",
      "comparison"),
     ("Utilization rose 2.36 percentage points, under the 3-point threshold.", "number"),
+    # a band holds the change's size: a 3-point move is inside a 5-point band either way
+    ("The score moved 3 points, outside the 5-point band.", "comparison"),
+    ("The score rose 3 points, beyond the 5-point band.", "comparison"),
     # a trend word describing the score, after a "no" about something else
     ("No drivers are named for a declined score; nothing moved much.", "conclusion"),
     ("No drivers are named for an improved score.", "conclusion"),
@@ -171,3 +178,22 @@ MOVES_WRONG = (
 @pytest.mark.parametrize("reasoning", MOVES_WRONG)
 def test_moves_the_wrong_way_are_rejected(table, reasoning):
     assert "comparison" in _kinds(table, reasoning)
+
+
+def test_a_comparison_is_true_of_the_number_it_cites(table):
+    # The latest utilization is over the target but the earlier one is not: citing the earlier
+    # reading as over the target is wrong, though each number alone is one of utilization's.
+    row = dict(ROW, utilization_after=0.3918, utilization_delta=0.2171, utilization_change=0.2171)
+    text = (
+        "<reasoning>\nUtilization of {} is above the 30.0% target.\n</reasoning>\n"
+        "<decision>stable</decision>"
+    )
+
+    def kinds(cited: str) -> list[str]:
+        found = check_claims(
+            parse_output(text.format(cited)), table=table, row=row, decision="stable"
+        )
+        return [f.kind for f in found]
+
+    assert kinds("39.18%") == []
+    assert kinds("17.47%") == ["comparison"]

@@ -473,8 +473,9 @@ class _Reader:
         # part of the name, not the tier of the rule meant.
         tier = _named_tier(clause, at) if labelled is None else None
         limit = (tier, kind) if limit_token is not None else None
+        cited = _cited_value(clause, c, roles, mentions) if explicit else None
         self._step(
-            _Reader._compare, op, negated, subject, explicit, ref_token, limit, margin, words
+            _Reader._compare, op, negated, subject, explicit, ref_token, limit, margin, words, cited
         )
 
     def _labelled_limit(self, clause: list[Token], at: int) -> str | None:
@@ -547,10 +548,21 @@ class _Reader:
         limit: tuple[str | None, str | None] | None,
         margin: Token | None,
         words: str,
+        cited: Token | None = None,
     ) -> None:
         pairs = self._pairs(subject, explicit, ref, limit)
         if not pairs:
             return
+        if cited is not None:
+            # "utilization of 24.7% is above the 30.0% target": the comparison is said of the
+            # number cited. Where that is not this quantity's value (it may be another reading
+            # of the same name, checked as a value), the number itself must compare so.
+            pairs = [
+                (q, v if self._equals(cited, q, v) else stated, t, side)
+                for q, v, t, side in pairs
+                for stated in [self._as_value(cited, q)]
+                if stated is not None
+            ]
         holds = False
         for q, v, t, side in pairs:
             at_limit = v == t and (side is None or (op in (">", ">=")) == (side == "up"))
@@ -559,9 +571,12 @@ class _Reader:
             ):
                 holds = True
                 break
-        if not holds:
+        if not holds and pairs:
             q, v, t, _ = pairs[0]
-            said = f"{self._label(q)} ({self._show(q, v)}) {words} {self._show(q, t)}"
+            shown = self._show(q, v)
+            if cited is not None and not self._equals(cited, q, self.values.get(q)):
+                shown += f" cited; the engine's is {self._show(q, self.values.get(q))}"
+            said = f"{self._label(q)} ({shown}) {words} {self._show(q, t)}"
             if margin is not None and _relation(op, v, t) != negated:
                 said += f" by {self._cited(margin)}; the distance is {self._show_gap(q, v, t)}"
             self._fail("comparison", said)
@@ -1299,6 +1314,18 @@ def _named_before(clause: list[Token], i: int, mentions: list[int]) -> tuple[str
             assert entry is not None
             return entry.quantities
     return ()
+
+
+def _cited_value(
+    clause: list[Token], c: int, roles: dict[int, str], mentions: list[int]
+) -> Token | None:
+    """The value cited for the subject of comparison word `c`: the last number read as a
+    value between the subject's name and the word ("utilization of 39.18% is above ...")."""
+    named = max((i for i in mentions if i < c), default=-1)
+    for k in range(c - 1, named, -1):
+        if roles.get(k) == "value":
+            return clause[k]
+    return None
 
 
 def _is_negator(token: Token) -> bool:
