@@ -173,6 +173,7 @@ class _Writers:
         self.writers: dict[str, pq.ParquetWriter] = {}
         self._threads: dict[str, ThreadPoolExecutor] = {}
         self._pending: list[Future[None]] = []
+        self._finished: list[str] = []
 
     def write(self, name: str, frame: pl.DataFrame) -> None:
         if frame.height == 0:
@@ -182,6 +183,7 @@ class _Writers:
     def finish(self, name: str) -> None:
         """Closes `name` once its parts are written, and gives it its final name."""
         self._submit(name, self._finish, name)
+        self._finished.append(name)
 
     def _submit(self, name: str, *call: object) -> None:
         if name not in self._threads:
@@ -193,6 +195,11 @@ class _Writers:
         pending, self._pending = self._pending, []
         for future in pending:
             future.result()
+        # A finished file's thread ends with it: a large dataset has dozens of files, and each
+        # thread kept its allocator's memory to the end (measured: 9 MiB a file, 1.5 once ended).
+        finished, self._finished = self._finished, []
+        for name in finished:
+            self._threads.pop(name).shutdown(wait=True)
 
     def _write(self, name: str, frame: pl.DataFrame) -> None:
         table = frame.to_arrow()

@@ -197,3 +197,15 @@ def test_a_comparison_is_true_of_the_number_it_cites(table):
 
     assert kinds("39.18%") == []
     assert kinds("17.47%") == ["comparison"]
+
+
+@pytest.mark.parametrize(("where", "kept"), [("outside", True), ("inside", False)])
+def test_a_change_on_the_band_edge_is_outside_it(table, where, kept):
+    # The score falls "by at least the stable band": a 5-point fall is out of a 5-point band.
+    row = dict(ROW, score_after=596, score_delta=-5, score_change=5)
+    text = (
+        f"<reasoning>\nThe score moved 5 points, {where} the 5-point band.\n</reasoning>\n"
+        "<decision>declined</decision>"
+    )
+    found = check_claims(parse_output(text), table=table, row=row, decision="declined")
+    assert ([f.kind for f in found] == []) is kept, found

@@ -563,8 +563,16 @@ class _Reader:
                 for stated in [self._as_value(cited, q)]
                 if stated is not None
             ]
+        band = words.rsplit(" ", 1)[-1] in BAND_WORDS
         holds = False
         for q, v, t, side in pairs:
+            edge = self._band_edge(q, t) if band and v == t else None
+            if edge is not None:
+                # On a band's edge, "inside" or "outside" is what the policy makes of it.
+                if ((op in (">", ">=")) == (edge == "up")) != negated:
+                    holds = True
+                    break
+                continue
             at_limit = v == t and (side is None or (op in (">", ">=")) == (side == "up"))
             if (at_limit or _relation(op, v, t)) != negated and (
                 margin is None or self._margin_equals(margin, q, abs(v - t))
@@ -580,6 +588,18 @@ class _Reader:
             if margin is not None and _relation(op, v, t) != negated:
                 said += f" by {self._cited(margin)}; the distance is {self._show_gap(q, v, t)}"
             self._fail("comparison", said)
+
+    def _band_edge(self, q: str, t: float) -> str | None:
+        """For the size `q` of a change, which side of a band of half-width `t` its edge is
+        on: "up" (outside) when the change's rule fires at the edge (>= t, <= -t), "down"
+        when it does not; None when no rule on the change has that threshold."""
+        for change, size in self.vocab.sizes.items():
+            if size != q:
+                continue
+            for rule, value in self._limits(change):
+                if rule is not None and abs(float(value)) == t:
+                    return "up" if rule.op in (">=", "<=") else "down"
+        return None
 
     def _pairs(
         self,
