@@ -375,7 +375,10 @@ _DURATION = re.compile(r"\s+\d+\s+(?:months?|years?|days?|weeks?)\b")
 
 
 def _span(text: str, m: re.Match[str]) -> bool:
-    return bool(_SPAN_BEFORE.search(text[: m.start()]) and _DURATION.match(text, m.end()))
+    """Whether comparison word `m` starts a span of time ("unchanged over 8 months" too)."""
+    if not _DURATION.match(text, m.end()):
+        return False
+    return m.group(0) == "over" or bool(_SPAN_BEFORE.search(text[: m.start()]))
 
 
 def _flip(pairs: Sequence[tuple[str, str]]) -> Any:

@@ -199,13 +199,19 @@ def test_a_comparison_is_true_of_the_number_it_cites(table):
     assert kinds("17.47%") == ["comparison"]
 
 
-@pytest.mark.parametrize(("where", "kept"), [("outside", True), ("inside", False)])
-def test_a_change_on_the_band_edge_is_outside_it(table, where, kept):
+@pytest.mark.parametrize(
+    ("sentence", "kept"),
+    [
+        ("The score moved 5 points, outside the 5-point band.", True),
+        ("The score moved 5 points, inside the 5-point band.", False),
+        ("A move of 5 points is at least the 5-point stable band.", True),
+        ("A move of 5 points is under the 5-point stable band.", False),
+        ("A move of 5 points is within the 5-point stable band.", False),
+    ],
+)
+def test_a_change_on_the_band_edge_is_outside_it(table, sentence, kept):
     # The score falls "by at least the stable band": a 5-point fall is out of a 5-point band.
     row = dict(ROW, score_after=596, score_delta=-5, score_change=5)
-    text = (
-        f"<reasoning>\nThe score moved 5 points, {where} the 5-point band.\n</reasoning>\n"
-        "<decision>declined</decision>"
-    )
+    text = f"<reasoning>\n{sentence}\n</reasoning>\n<decision>declined</decision>"
     found = check_claims(parse_output(text), table=table, row=row, decision="declined")
     assert ([f.kind for f in found] == []) is kept, found

@@ -566,10 +566,12 @@ class _Reader:
         band = words.rsplit(" ", 1)[-1] in BAND_WORDS
         holds = False
         for q, v, t, side in pairs:
-            edge = self._band_edge(q, t) if band and v == t else None
-            if edge is not None:
-                # On a band's edge, "inside" or "outside" is what the policy makes of it.
-                if ((op in (">", ">=")) == (edge == "up")) != negated:
+            if side is None and v == t:
+                side = self._band_edge(q, t)
+            if band and v == t and side is not None:
+                # On a limit, "within" or "outside" is what the policy makes of it ("48 months
+                # ago, within the 48-month lookback" where the lookback counts under 48 only).
+                if ((op in (">", ">=")) == (side == "up")) != negated:
                     holds = True
                     break
                 continue
