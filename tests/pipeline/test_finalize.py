@@ -334,3 +334,19 @@ def test_kill_9_inside_finalize_then_resume_gives_the_same_bytes(
 
     finalize(recipe, killed, copy, run_identity(recipe), 0.0)
     assert _data_bytes(killed) == _data_bytes(reference)
+
+
+def test_the_signature_table_reads_scattered_rows_as_written(tmp_path):
+    from factory.pipeline._spill import SignatureTable
+
+    rng = np.random.default_rng(5)
+    signatures = rng.integers(0, 2**63, size=(5_000, 8), dtype=np.uint64)
+    table = SignatureTable(tmp_path / "signatures.bin", num_perm=8)
+    for offset in (3_000, 0, 1_000):  # shards written in any order
+        table.write(offset, signatures[offset : offset + 2_000])
+    # Repeats, neighbours read together, far rows apart; more pairs than one chunk reads.
+    table.CHUNK = 64
+    later = rng.integers(0, 5_000, size=1_000)
+    earlier = np.concatenate([later[:500] - 1, rng.integers(0, 5_000, size=500)]).clip(0)
+    equal = table.similarity(later, earlier, lambda a, b: (a == b).mean(axis=1))
+    assert np.array_equal(equal, (signatures[later] == signatures[earlier]).mean(axis=1))
