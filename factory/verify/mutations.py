@@ -31,7 +31,7 @@ from __future__ import annotations
 import random
 import re
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -225,36 +225,45 @@ def _replace_span(text: str, old: str, start: int, end: int, new: str) -> str:
 # -- wrong_quantity --------------------------------------------------------------------------
 
 
-def _threshold_as_value(example: Example, rng: random.Random) -> str | None:
+def _replace_a_value(
+    example: Example, rng: random.Random, wrong: Callable[[Any, float], list[float]]
+) -> str | None:
+    """A stated value (a random spot of `_value_spots`) replaced by one of `wrong(quantity,
+    value)`, the first spot that has any."""
     spots = _value_spots(example)
     rng.shuffle(spots)
     for q, m in spots:
         value = _numeric(example.values, q.name)
         assert value is not None
-        limits = [t for _, t in _limits(example, q.name) if _far(t, value, q.unit)]
-        if limits:
-            new = _show(q.unit, rng.choice(limits))
+        options = wrong(q, value)
+        if options:
+            new = _show(q.unit, rng.choice(options))
             return _replace_span(example.text, m.group(2), m.start(2), m.end(2), new)
     return None
 
 
+def _threshold_as_value(example: Example, rng: random.Random) -> str | None:
+    """A value replaced by the limit of a rule on it."""
+
+    def limits(q: Any, value: float) -> list[float]:
+        return [t for _, t in _limits(example, q.name) if _far(t, value, q.unit)]
+
+    return _replace_a_value(example, rng, limits)
+
+
 def _other_value(example: Example, rng: random.Random) -> str | None:
-    spots = _value_spots(example)
-    rng.shuffle(spots)
-    for q, m in spots:
-        value = _numeric(example.values, q.name)
-        assert value is not None
-        others = [
+    """A value replaced by another quantity's value of the same unit."""
+
+    def others(q: Any, value: float) -> list[float]:
+        return [
             v
             for other in example.table.quantities.values()
             if other.unit == q.unit and other.name != q.name
             for v in [_numeric(example.values, other.name)]
             if v is not None and _far(v, value, q.unit)
         ]
-        if others:
-            new = _show(q.unit, rng.choice(others))
-            return _replace_span(example.text, m.group(2), m.start(2), m.end(2), new)
-    return None
+
+    return _replace_a_value(example, rng, others)
 
 
 def _value_as_threshold(example: Example, rng: random.Random) -> str | None:
@@ -296,23 +305,18 @@ def _scaled_value(example: Example, rng: random.Random) -> str | None:
 
 def _other_limit(example: Example, rng: random.Random) -> str | None:
     """A value replaced by the limit of a rule on another quantity of the same unit."""
-    spots = _value_spots(example)
-    rng.shuffle(spots)
-    for q, m in spots:
-        value = _numeric(example.values, q.name)
-        assert value is not None
+
+    def others(q: Any, value: float) -> list[float]:
         own = {t for _, t in _limits(example, q.name)}
-        others = [
+        return [
             t
             for other in example.table.quantities.values()
             if other.unit == q.unit and other.name != q.name
             for _, t in _limits(example, other.name)
             if t not in own and _far(t, value, q.unit)
         ]
-        if others:
-            new = _show(q.unit, rng.choice(others))
-            return _replace_span(example.text, m.group(2), m.start(2), m.end(2), new)
-    return None
+
+    return _replace_a_value(example, rng, others)
 
 
 def _swap_readings(example: Example, rng: random.Random) -> str | None:
