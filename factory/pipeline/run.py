@@ -45,6 +45,8 @@ from factory.teachers import build_judge, build_teacher, probe_servers
 WORK = "_work"
 #: Replicas of the verify step, the busiest one (each replica verifies and writes whole shards).
 VERIFY_REPLICAS = 2
+RUN_FILE = "run.json"
+MANIFEST = "manifest.json"
 
 
 def shard_window(replicas: int) -> int:
@@ -53,9 +55,6 @@ def shard_window(replicas: int) -> int:
     shard's generations held in distilabel's queues, a few MiB."""
     return 2 * replicas + 2
 
-
-RUN_FILE = "run.json"
-MANIFEST = "manifest.json"
 
 #: The log levels of distilabel and vLLM, which their processes read from the environment.
 LOG_LEVEL_VARIABLES = ("DISTILABEL_LOG_LEVEL", "VLLM_LOGGING_LEVEL")

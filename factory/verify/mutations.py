@@ -23,7 +23,8 @@ Each class has several forms, split into a development set ("dev") and held-out 
 tuning the verifier must never look at: `alterations(..., split=...)`. "held_out" is the first
 such set; its credit-report survivors were read once (2026-12-07) to find what the reader
 missed, so "fresh" holds forms written after that, for the wrong-quantity and comparison
-classes, run against the reader as it stood and not tuned to.
+classes. The first fresh run's comparison survivors were read too (they were mostly bugs of the
+alterations, plus one reader gap on a band's edge): only its wrong-quantity forms are untuned.
 """
 
 from __future__ import annotations
