@@ -72,7 +72,7 @@ class _Phase:
 
 class PhaseTimer:
     """Times each finalize phase from its progress reports (first report to last), and files
-    the memory samples from the first report on under "finalize"."""
+    the memory samples from the first report on under that phase ("finalize: bands", ...)."""
 
     def __init__(self) -> None:
         self.phases: dict[str, _Phase] = {}
@@ -81,7 +81,7 @@ class PhaseTimer:
     def __call__(self, phase: str, done: int, total: int) -> None:
         self.phases.setdefault(phase, _Phase()).end = time.perf_counter()
         if self.memory is not None:
-            self.memory.phase = "finalize"
+            self.memory.phase = f"finalize: {phase}"
 
 
 def _bare_pipeline(recipe: Any, work: Path) -> Any:
