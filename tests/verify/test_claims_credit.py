@@ -200,6 +200,24 @@ def test_a_comparison_is_true_of_the_number_it_cites(table):
 
 
 @pytest.mark.parametrize(
+    ("reasoning", "kept"),
+    [
+        ("Utilization was 17.47%. That is above the 30.0% target.", False),
+        ("Utilization was 39.18%. That is above the 30.0% target.", True),
+        ("Utilization rose to 39.18% from 17.47%. That is above the 30.0% target.", True),
+        ("Utilization rose from 17.47% to 39.18%. That puts it above the 30.0% target.", True),
+        # The clause names its reading: it is about that reading, not the number before.
+        ("Utilization was 17.47% on the earlier report. It is now above the 30.0% target.", True),
+    ],
+)
+def test_a_comparison_referring_back_is_true_of_the_number_cited_before(table, reasoning, kept):
+    row = dict(ROW, utilization_after=0.3918, utilization_delta=0.2171, utilization_change=0.2171)
+    text = f"<reasoning>\n{reasoning}\n</reasoning>\n<decision>stable</decision>"
+    found = check_claims(parse_output(text), table=table, row=row, decision="stable")
+    assert ([f.kind for f in found] == []) is kept, found
+
+
+@pytest.mark.parametrize(
     ("sentence", "kept"),
     [
         ("The score moved 5 points, outside the 5-point band.", True),

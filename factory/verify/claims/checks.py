@@ -142,6 +142,8 @@ class _Reader:
         self.failures: list[ClaimFailure] = []
         # The sentence being checked, as (line, start, end): cut only when a claim fails.
         self._sentence: tuple[str, int, int] = ("", 0, 0)
+        # The value the last clause cited for the quantity it named, for a "that" after it.
+        self._carried: Token | None = None
 
     # -- driving --------------------------------------------------------------------------
 
@@ -185,6 +187,7 @@ class _Reader:
         tokens with the index of their number in the line)."""
         out = []
         carry: tuple[str, ...] = ()
+        self._carried = None
         j = 0
         for span in _STOPS.finditer(line):
             start, end = span.span(1)
@@ -258,6 +261,12 @@ class _Reader:
             if not _complement(clause, i):
                 entry = clause[i].entry
                 assert entry is not None
+                # Only a value said of no other reading: "25.0% on the earlier report" is not
+                # what a "that" after it compares.
+                earlier = any(t.text in _EARLIER for t in clause)
+                self._carried = (
+                    None if earlier else _cited_value(clause, len(clause), roles, [i], True)
+                )
                 return _names(entry)
         return carry
 
@@ -473,7 +482,14 @@ class _Reader:
         # part of the name, not the tier of the rule meant.
         tier = _named_tier(clause, at) if labelled is None else None
         limit = (tier, kind) if limit_token is not None else None
-        cited = _cited_value(clause, c, roles, mentions) if explicit else None
+        if explicit:
+            cited = _cited_value(clause, c, roles, mentions)
+        else:
+            # "Utilization was 25.0%. That is above the 30.0% target": said of the number
+            # the clause referred back to cites.
+            # A clause that names its reading ("it is now above") is about that reading.
+            timed = any(t.text in _EARLIER or t.text in _LATER for t in clause)
+            cited = self._carried if subject and subject == carry and not timed else None
         self._step(
             _Reader._compare, op, negated, subject, explicit, ref_token, limit, margin, words, cited
         )
@@ -1339,13 +1355,18 @@ def _named_before(clause: list[Token], i: int, mentions: list[int]) -> tuple[str
 
 
 def _cited_value(
-    clause: list[Token], c: int, roles: dict[int, str], mentions: list[int]
+    clause: list[Token],
+    c: int,
+    roles: dict[int, str],
+    mentions: list[int],
+    current: bool = False,
 ) -> Token | None:
     """The value cited for the subject of comparison word `c`: the last number read as a
-    value between the subject's name and the word ("utilization of 39.18% is above ...")."""
+    value between the subject's name and the word ("utilization of 39.18% is above ...").
+    With `current`, an earlier reading is passed over ("rose to 35% from 25%": 35%)."""
     named = max((i for i in mentions if i < c), default=-1)
     for k in range(c - 1, named, -1):
-        if roles.get(k) == "value":
+        if roles.get(k) == "value" and not (current and _reading(clause, k) == "earlier"):
             return clause[k]
     return None
 
