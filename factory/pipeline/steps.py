@@ -324,7 +324,7 @@ def verify_shard(
             {"role": "assistant", "content": generation or ""},
         ]
         tokens = counter.count(messages)
-        facts = domain.facts(row, policy)
+        facts = domain.fact_pairs(row, policy)
         if generation is None:
             status = "teacher"
             detail = produced.get("teacher_error") or "the teacher returned no output"
@@ -348,7 +348,7 @@ def verify_shard(
         results["_index"].append(index)
         results["generation"].append(generation)
         results["_user"].append(user)
-        results["facts"].append(orjson.dumps({k: f.value for k, f in facts.items()}).decode())
+        results["facts"].append(orjson.dumps({k: f[0] for k, f in facts.items()}).decode())
         results["teacher"].append(produced.get("model_name") or "")
         results["verdict"].append(status)
         results["reject_detail"].append(detail)

@@ -73,7 +73,7 @@ def verify_example(
     decision: str,
     reason_codes: Sequence[str] | None,
     known_codes: Collection[str],
-    facts: Mapping[str, Fact],
+    facts: Mapping[str, Fact] | Mapping[str, tuple[Any, bool]],
     checks: Collection[str] = VERIFIER_ORDER,
     number_tolerance: float = 0.005,
     token_count: int | None = None,
@@ -94,7 +94,8 @@ def verify_example(
         decision: the engine's decision.
         reason_codes: the engine's principal reason codes, most important first.
         known_codes: every reason code of the domain.
-        facts: the numbers the explanation may cite (Domain.facts of the row).
+        facts: the numbers the explanation may cite (Domain.facts of the row, or the
+            plain (value, percent) pairs of Domain.fact_pairs).
         checks: the verifiers to run (names from VERIFIER_ORDER; "dedup" is accepted and
             ignored here because it runs over the whole dataset).
         number_tolerance: relative tolerance of the numbers verifier.
@@ -171,7 +172,10 @@ def verify_example(
 
 
 def _check_numbers(
-    text: str, cited: list[Any], facts: Mapping[str, Fact], tolerance: float
+    text: str,
+    cited: list[Any],
+    facts: Mapping[str, Fact] | Mapping[str, tuple[Any, bool]],
+    tolerance: float,
 ) -> str | None:
     missed = FactTable(facts.values())._misses(cited, tolerance) if cited else []
     wrong = [_cited(text, fields).text for fields in missed]

@@ -145,6 +145,14 @@ def fact_values(table: RuleTable, row: Mapping[str, Any]) -> dict[str, Any]:
     return {name: value for name, (value, _) in _facts(table, row).items()}
 
 
+def fact_pairs(table: RuleTable, row: Mapping[str, Any]) -> dict[str, tuple[Any, bool]]:
+    """The facts of `table_facts` as plain (value, percent) pairs, all the numbers verifier
+    reads: a Fact's attributes cost a dict per fact (about 2.5 us each, 35 a lending row)."""
+    return {
+        name: (value, meta[1] == "fraction") for name, (value, meta) in _facts(table, row).items()
+    }
+
+
 def table_facts(table: RuleTable, row: Mapping[str, Any]) -> dict[str, Fact]:
     """Every number the explanation of `row` may cite, as Facts (see the module docstring)."""
     described = Fact.described

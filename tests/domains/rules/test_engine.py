@@ -73,6 +73,10 @@ def test_lending_facts_equal_the_frozen_facts() -> None:
         assert {k: (f.value, f.percent) for k, f in facts.items()} == {
             k: (f.value, f.percent) for k, f in expected.items()
         }
+        # The verifier's plain pairs are the same numbers with the same percent flags.
+        assert DOMAIN.fact_pairs(row, policy) == {
+            k: (f.value, f.percent) for k, f in expected.items()
+        }
 
 
 # -- the compiled engine equals the slow row-by-row interpretation ----------------------------
