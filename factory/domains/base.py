@@ -399,7 +399,9 @@ class Domain(ABC):
     ) -> Mapping[str, tuple[Any, bool]]:
         """The facts of `facts` as (value, percent) pairs only, cheaper to build: what the
         numbers verifier and the stored `facts` column read."""
-        if type(self).fact_finder is None:
+        kind = type(self)
+        if kind.fact_finder is None and kind.facts is Domain.facts:
+            # The rule table's facts, unless the domain finds or adds its own.
             from factory.domains.rules.facts import fact_pairs
 
             return fact_pairs(self.rule_table(policy), row)

@@ -208,6 +208,12 @@ def test_a_comparison_is_true_of_the_number_it_cites(table):
         ("Utilization rose from 17.47% to 39.18%. That puts it above the 30.0% target.", True),
         # The clause names its reading: it is about that reading, not the number before.
         ("Utilization was 17.47% on the earlier report. It is now above the 30.0% target.", True),
+        # A change's amount is not the level the next sentence compares.
+        (
+            "Utilization went from 17.47% to 39.18% (up 21.71 percentage points). "
+            "That is 9.18 percentage points over the 30.0% target.",
+            True,
+        ),
     ],
 )
 def test_a_comparison_referring_back_is_true_of_the_number_cited_before(table, reasoning, kept):

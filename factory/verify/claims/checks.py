@@ -142,8 +142,10 @@ class _Reader:
         self.failures: list[ClaimFailure] = []
         # The sentence being checked, as (line, start, end): cut only when a claim fails.
         self._sentence: tuple[str, int, int] = ("", 0, 0)
-        # The value the last clause cited for the quantity it named, for a "that" after it.
+        # The value the last clause cited for the quantity it named, for a "that" after it,
+        # and the quantities each value token was read as (the value steps' names).
         self._carried: Token | None = None
+        self._value_names: dict[int, tuple[str, ...]] = {}
 
     # -- driving --------------------------------------------------------------------------
 
@@ -198,7 +200,9 @@ class _Reader:
             if not sentence or sentence.isspace():
                 continue
             steps, slots, carry = self._plan(sentence, offset + start, numbers[first:j], carry)
-            if steps:
+            if steps or (slots and self._carried is not None):
+                # A sentence that checks nothing still gets each case's numbers when a later
+                # one may compare the value it cites ("... is 75.2%. It does not exceed ...").
                 out.append((start, end, steps, [(t, first + i) for t, i in slots]))
         return out
 
@@ -261,14 +265,29 @@ class _Reader:
             if not _complement(clause, i):
                 entry = clause[i].entry
                 assert entry is not None
-                # Only a value said of no other reading: "25.0% on the earlier report" is not
-                # what a "that" after it compares.
-                earlier = any(t.text in _EARLIER for t in clause)
-                self._carried = (
-                    None if earlier else _cited_value(clause, len(clause), roles, [i], True)
-                )
-                return _names(entry)
+                names = _names(entry)
+                self._carried = self._value_cited(clause, i, roles, names)
+                return names
         return carry
+
+    def _value_cited(
+        self, clause: list[Token], named: int, roles: dict[int, str], names: tuple[str, ...]
+    ) -> Token | None:
+        """The value a clause cites for `names` (named at token `named`), for a "that" in the
+        next clause to compare: the last number after the name read as a value in one of their
+        units ("LTV is $286,000 over a home value of $310,159: 92.2%": not a dollar amount).
+        None when the clause speaks of an earlier reading ("25.0% on the earlier report")."""
+        if any(t.text in _EARLIER for t in clause):
+            return None
+        for k in range(len(clause) - 1, named, -1):
+            token = clause[k]
+            if (
+                roles.get(k) == "value"
+                and _reading(clause, k) != "earlier"
+                and any(self._compatible(token, q) for q in names)
+            ):
+                return token
+        return None
 
     def _subject(
         self,
@@ -317,6 +336,7 @@ class _Reader:
             if not names:
                 return "free"
             self._step(_Reader._value, token, names)
+            self._value_names[id(token)] = names
             return "value"
         bound = _bound(clause, i)
         if bound is None:
@@ -356,6 +376,7 @@ class _Reader:
             self._step(_Reader._threshold, token, names, None)
             return "threshold"
         self._step(_Reader._value, token, names)
+        self._value_names[id(token)] = names
         return "value"
 
     def _value(self, token: Token, names: tuple[str, ...]) -> None:
@@ -490,8 +511,20 @@ class _Reader:
             # A clause that names its reading ("it is now above") is about that reading.
             timed = any(t.text in _EARLIER or t.text in _LATER for t in clause)
             cited = self._carried if subject and subject == carry and not timed else None
+        # What the cited number was read as: None when this clause cites it (of its subject).
+        cited_as = None if explicit or cited is None else self._value_names.get(id(cited), ())
         self._step(
-            _Reader._compare, op, negated, subject, explicit, ref_token, limit, margin, words, cited
+            _Reader._compare,
+            op,
+            negated,
+            subject,
+            explicit,
+            ref_token,
+            limit,
+            margin,
+            words,
+            cited,
+            cited_as,
         )
 
     def _labelled_limit(self, clause: list[Token], at: int) -> str | None:
@@ -565,6 +598,7 @@ class _Reader:
         margin: Token | None,
         words: str,
         cited: Token | None = None,
+        cited_as: tuple[str, ...] | None = None,
     ) -> None:
         pairs = self._pairs(subject, explicit, ref, limit)
         if not pairs:
@@ -573,10 +607,19 @@ class _Reader:
             # "utilization of 24.7% is above the 30.0% target": the comparison is said of the
             # number cited. Where that is not this quantity's value (it may be another reading
             # of the same name, checked as a value), the number itself must compare so.
+            # A number in another unit, or (referred back to) read as another quantity than
+            # the one compared ("up 10.57 points. That is over the 30.0% target"), says
+            # nothing of it: that pair keeps the engine's value.
+            sizes = self.vocab.sizes
+            cites = [
+                self._compatible(cited, q)
+                and (cited_as is None or any(q == n or q == sizes.get(n) for n in cited_as))
+                for q, *_ in pairs
+            ]
             pairs = [
-                (q, v if self._equals(cited, q, v) else stated, t, side)
-                for q, v, t, side in pairs
-                for stated in [self._as_value(cited, q)]
+                (q, v if not cites_q or self._equals(cited, q, v) else stated, t, side)
+                for (q, v, t, side), cites_q in zip(pairs, cites, strict=True)
+                for stated in [self._as_value(cited, q) if cites_q else v]
                 if stated is not None
             ]
         band = words.rsplit(" ", 1)[-1] in BAND_WORDS
@@ -600,7 +643,7 @@ class _Reader:
         if not holds and pairs:
             q, v, t, _ = pairs[0]
             shown = self._show(q, v)
-            if cited is not None and not self._equals(cited, q, self.values.get(q)):
+            if cited is not None and v != self.values.get(q):
                 shown += f" cited; the engine's is {self._show(q, self.values.get(q))}"
             said = f"{self._label(q)} ({shown}) {words} {self._show(q, t)}"
             if margin is not None and _relation(op, v, t) != negated:
@@ -1355,18 +1398,13 @@ def _named_before(clause: list[Token], i: int, mentions: list[int]) -> tuple[str
 
 
 def _cited_value(
-    clause: list[Token],
-    c: int,
-    roles: dict[int, str],
-    mentions: list[int],
-    current: bool = False,
+    clause: list[Token], c: int, roles: dict[int, str], mentions: list[int]
 ) -> Token | None:
     """The value cited for the subject of comparison word `c`: the last number read as a
-    value between the subject's name and the word ("utilization of 39.18% is above ...").
-    With `current`, an earlier reading is passed over ("rose to 35% from 25%": 35%)."""
+    value between the subject's name and the word ("utilization of 39.18% is above ...")."""
     named = max((i for i in mentions if i < c), default=-1)
     for k in range(c - 1, named, -1):
-        if roles.get(k) == "value" and not (current and _reading(clause, k) == "earlier"):
+        if roles.get(k) == "value":
             return clause[k]
     return None
 
