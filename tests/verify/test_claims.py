@@ -162,3 +162,20 @@ def test_sentence_plans_are_reused_across_cases_with_other_numbers():
     first = failures("The debt-to-income ratio is 51.5%.")
     second = failures("The debt-to-income ratio is 47.2%.")
     assert first == [] and [f.kind for f in second] == ["number"]
+
+
+@pytest.mark.parametrize(
+    ("sentence", "kept"),
+    [
+        ("The most recent bankruptcy was 60 months ago, beyond the 48-month lookback.", True),
+        ("The bankruptcy was 60 months ago.", True),
+        # "bankruptcy" names a count; "N months ago" is the age its label names.
+        ("The bankruptcy was 3 months ago.", False),
+        ("The most recent bankruptcy was 3 months ago, beyond the 48-month lookback.", False),
+    ],
+)
+def test_an_age_is_read_as_the_quantity_whose_label_names_it(sentence, kept):
+    row = dict(ROW, bankruptcies=1, months_since_bankruptcy=60)
+    text = f"<reasoning>\n{sentence}\n</reasoning>\n<decision>deny</decision>"
+    found = check_claims(parse_output(text), table=TABLE, row=row, decision="deny", prompt=PROMPT)
+    assert (found == []) is kept, found

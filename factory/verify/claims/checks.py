@@ -345,6 +345,8 @@ class _Reader:
         assert entry is not None
         names = tuple(q for q in entry.quantities if self._compatible(token, q))
         if not names:
+            names = self._age_of(clause, i, bound)
+        if not names:
             return "free"
         levels = tuple(q for q in names if q not in moved)
         if levels and len(levels) < len(names):
@@ -378,6 +380,27 @@ class _Reader:
         self._step(_Reader._value, token, names)
         self._value_names[id(token)] = names
         return "value"
+
+    def _age_of(self, clause: list[Token], i: int, bound: int) -> tuple[str, ...]:
+        """For "the bankruptcy was 3 months ago", where the name ("bankruptcy") has no quantity
+        in the number's unit: the quantities in that unit whose label names it ("months since
+        the most recent bankruptcy"). () when the number is not an age ("... ago")."""
+        after = i + 2 if clause[i].units else i + 1  # "3 months ago": past the unit word
+        if after >= len(clause) or clause[after].text != "ago":
+            return ()
+        phrase = clause[bound].text
+        forms = {phrase}
+        if phrase.endswith("ies"):
+            forms.add(phrase[:-3] + "y")
+        elif phrase.endswith("s"):
+            forms.add(phrase[:-1])
+        token = clause[i]
+        return tuple(
+            name
+            for name, q in self.table.quantities.items()
+            if self._compatible(token, name)
+            and any(f" {form} " in f" {q.label} " for form in forms)
+        )
 
     def _value(self, token: Token, names: tuple[str, ...]) -> None:
         if not any(self._equals(token, q, self.values.get(q)) for q in names):
