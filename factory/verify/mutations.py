@@ -379,8 +379,18 @@ _SPAN_BEFORE = re.compile(rf"(?:{_NUMBER}(?:\s+points?)?|\brepaid|\bspread)\s+$"
 _DURATION = re.compile(r"\s+\d+\s+(?:months?|years?|days?|weeks?)\b")
 
 
+_BOUND_AFTER = re.compile(
+    r"\s+(?:at least|at most|no more than|no less than|more than|less than)\b"
+)
+
+_BOUND_BEFORE = re.compile(r"\b(?:over|under|above|below|beyond|within)\s+$")
+
+
 def _span(text: str, m: re.Match[str]) -> bool:
-    """Whether comparison word `m` starts a span of time ("unchanged over 8 months" too)."""
+    """Whether comparison word `m` starts a span of time ("unchanged over 8 months" too) or a
+    bounded distance ("travel over at least 500 km": turning "over" gives no sentence)."""
+    if _BOUND_AFTER.match(text, m.end()) or _BOUND_BEFORE.search(text, 0, m.start()):
+        return True
     if not _DURATION.match(text, m.end()):
         return False
     return m.group(0) == "over" or bool(_SPAN_BEFORE.search(text[: m.start()]))

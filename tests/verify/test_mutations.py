@@ -44,6 +44,12 @@ def test_a_span_is_no_comparison_to_turn_around(table):
         assert all("over 12 months" in text for text in flipped), flipped
 
 
+def test_a_bounded_distance_is_no_comparison_to_turn_around(table):
+    reasoning = "Utilization is 19.83%, over at least the 2.0-point threshold of a change."
+    flipped = [a.text for a in _all(table, reasoning) if a.kind == "comparison_flip"]
+    assert all("over at least" in text for text in flipped), flipped
+
+
 def test_a_negated_comparison_is_not_negated_twice(table):
     reasoning = "Utilization is 19.83%. The after-report is no higher than the 30.0% target."
     flipped = [a.text for a in _all(table, reasoning) if a.kind == "comparison_flip"]
