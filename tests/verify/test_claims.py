@@ -179,3 +179,18 @@ def test_an_age_is_read_as_the_quantity_whose_label_names_it(sentence, kept):
     text = f"<reasoning>\n{sentence}\n</reasoning>\n<decision>deny</decision>"
     found = check_claims(parse_output(text), table=TABLE, row=row, decision="deny", prompt=PROMPT)
     assert (found == []) is kept, found
+
+
+def test_a_line_heading_that_is_also_the_surname_is_no_identity():
+    row = dict(ROW, last_name="Good")
+    text = render_output("{}", "deny", REASONS, TEXTS)
+
+    def kinds(reasoning: str) -> list[str]:
+        parsed = parse_output(text.replace("{}", reasoning))
+        found = check_claims(parsed, table=TABLE, row=row, decision="deny", prompt=PROMPT)
+        return [f.kind for f in found]
+
+    assert kinds("Good: no late payments in the past two years.") == []
+    assert kinds("- Good: no late payments in the past two years.") == []
+    assert kinds("Ms. Good has no late payments in the past two years.") == ["identity"]
+    assert kinds("Good has no late payments; Good: is not a heading here.") == ["identity"]

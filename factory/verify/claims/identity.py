@@ -36,7 +36,10 @@ def identifying_details(text: str, row: Mapping[str, Any], prompt: str) -> list[
         for part in parts:
             if part in prompt:
                 continue
-            if re.search(rf"(?<![\w]){re.escape(part)}(?![\w])", text):
+            if any(
+                not _heading(text, m.start(), m.end())
+                for m in re.finditer(rf"(?<![\w]){re.escape(part)}(?![\w])", text)
+            ):
                 found.append((column, value))
                 break
     return found
@@ -46,3 +49,10 @@ def _parts(value: str) -> tuple[str, ...]:
     """The value, and for a multi-word value its words of three letters or more."""
     words = tuple(w for w in value.split() if len(w) >= 3 and w[0].isupper())
     return (value, *words) if len(words) > 1 else (value,)
+
+
+def _heading(text: str, start: int, end: int) -> bool:
+    """A word that opens a line and ends in a colon ("Good: ..." in a list of changes) is a
+    heading, not a surname that happens to be the same word."""
+    line = text.rfind("\n", 0, start) + 1
+    return text[end : end + 1] == ":" and not text[line:start].strip(" -*\t")
