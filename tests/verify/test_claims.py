@@ -172,6 +172,8 @@ def test_sentence_plans_are_reused_across_cases_with_other_numbers():
         # "bankruptcy" names a count; "N months ago" is the age its label names.
         ("The bankruptcy was 3 months ago.", False),
         ("The most recent bankruptcy was 3 months ago, beyond the 48-month lookback.", False),
+        ("One bankruptcy, 60 months ago, outside the 48-month lookback.", True),
+        ("One bankruptcy, 3 months ago, outside the 48-month lookback.", False),
     ],
 )
 def test_an_age_is_read_as_the_quantity_whose_label_names_it(sentence, kept):

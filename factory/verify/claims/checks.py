@@ -339,6 +339,10 @@ class _Reader:
             self._value_names[id(token)] = names
             return "value"
         bound = _bound(clause, i)
+        if bound is None and i >= 2 and clause[i - 1].kind == COMMA and _is_age(clause, i):
+            # "One bankruptcy, 3 months ago, ...": an age set off after the name it dates
+            named = clause[i - 2].entry
+            bound = i - 2 if named is not None and named.quantities else None
         if bound is None:
             return "free"
         entry = clause[bound].entry
@@ -385,8 +389,7 @@ class _Reader:
         """For "the bankruptcy was 3 months ago", where the name ("bankruptcy") has no quantity
         in the number's unit: the quantities in that unit whose label names it ("months since
         the most recent bankruptcy"). () when the number is not an age ("... ago")."""
-        after = i + 2 if clause[i].units else i + 1  # "3 months ago": past the unit word
-        if after >= len(clause) or clause[after].text != "ago":
+        if not _is_age(clause, i):
             return ()
         phrase = clause[bound].text
         forms = {phrase}
@@ -1418,6 +1421,12 @@ def _named_before(clause: list[Token], i: int, mentions: list[int]) -> tuple[str
             assert entry is not None
             return entry.quantities
     return ()
+
+
+def _is_age(clause: list[Token], i: int) -> bool:
+    """Number i is an age: "3 months ago" (past its unit word), "3 ago"."""
+    after = i + 2 if clause[i].units else i + 1
+    return after < len(clause) and clause[after].text == "ago"
 
 
 def _cited_value(
