@@ -29,7 +29,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from factory.domains._documents import Grounding
-from factory.domains.base import Fact
 from factory.output import parse_output
 from factory.recipe import DATASET_VERIFIERS, VERIFIER_ORDER
 from factory.verify.claims import check_claims
@@ -73,7 +72,7 @@ def verify_example(
     decision: str,
     reason_codes: Sequence[str] | None,
     known_codes: Collection[str],
-    facts: Mapping[str, Fact] | Mapping[str, tuple[Any, bool]],
+    facts: Mapping[str, tuple[Any, bool]],
     checks: Collection[str] = VERIFIER_ORDER,
     number_tolerance: float = 0.005,
     token_count: int | None = None,
@@ -174,7 +173,7 @@ def verify_example(
 def _check_numbers(
     text: str,
     cited: list[Any],
-    facts: Mapping[str, Fact] | Mapping[str, tuple[Any, bool]],
+    facts: Mapping[str, tuple[Any, bool]],
     tolerance: float,
 ) -> str | None:
     missed = FactTable(facts.values())._misses(cited, tolerance) if cited else []

@@ -382,7 +382,6 @@ _DURATION = re.compile(r"\s+\d+\s+(?:months?|years?|days?|weeks?)\b")
 _BOUND_AFTER = re.compile(
     r"\s+(?:at least|at most|no more than|no less than|more than|less than)\b"
 )
-
 _BOUND_BEFORE = re.compile(r"\b(?:over|under|above|below|beyond|within)\s+$")
 
 

@@ -154,7 +154,8 @@ class FactTable:
 
     __slots__ = ("_money", "_percent", "_plain")
 
-    def __init__(self, facts: Iterable[Fact]) -> None:
+    def __init__(self, facts: Iterable[tuple[Any, bool]]) -> None:
+        # Facts, or the plain (value, percent) pairs of Domain.fact_pairs: only both are read.
         plain: list[float] = []  # v and |v| of plain facts: cited by every form
         fractions: list[float] = []  # v and |v| of percent facts: cited only as plain numbers
         for raw, percent in facts:

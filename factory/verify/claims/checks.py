@@ -142,10 +142,8 @@ class _Reader:
         self.failures: list[ClaimFailure] = []
         # The sentence being checked, as (line, start, end): cut only when a claim fails.
         self._sentence: tuple[str, int, int] = ("", 0, 0)
-        # The value the last clause cited for the quantity it named, for a "that" after it,
-        # and the quantities each value token was read as (the value steps' names).
+        # The value the last clause cited for the quantity it named, for a "that" after it.
         self._carried: Token | None = None
-        self._value_names: dict[int, tuple[str, ...]] = {}
 
     # -- driving --------------------------------------------------------------------------
 
@@ -336,13 +334,13 @@ class _Reader:
             if not names:
                 return "free"
             self._step(_Reader._value, token, names)
-            self._value_names[id(token)] = names
+            token.read_as = names
             return "value"
         bound = _bound(clause, i)
         if bound is None and i >= 2 and clause[i - 1].kind == COMMA and _is_age(clause, i):
             # "One bankruptcy, 3 months ago, ...": an age set off after the name it dates
-            named = clause[i - 2].entry
-            bound = i - 2 if named is not None and named.quantities else None
+            dated = clause[i - 2].entry
+            bound = i - 2 if dated is not None and dated.quantities else None
         if bound is None:
             return "free"
         entry = clause[bound].entry
@@ -382,7 +380,7 @@ class _Reader:
             self._step(_Reader._threshold, token, names, None)
             return "threshold"
         self._step(_Reader._value, token, names)
-        self._value_names[id(token)] = names
+        token.read_as = names
         return "value"
 
     def _age_of(self, clause: list[Token], i: int, bound: int) -> tuple[str, ...]:
@@ -538,7 +536,7 @@ class _Reader:
             timed = any(t.text in _EARLIER or t.text in _LATER for t in clause)
             cited = self._carried if subject and subject == carry and not timed else None
         # What the cited number was read as: None when this clause cites it (of its subject).
-        cited_as = None if explicit or cited is None else self._value_names.get(id(cited), ())
+        cited_as = None if explicit or cited is None else cited.read_as
         self._step(
             _Reader._compare,
             op,
@@ -637,17 +635,18 @@ class _Reader:
             # the one compared ("up 10.57 points. That is over the 30.0% target"), says
             # nothing of it: that pair keeps the engine's value.
             sizes = self.vocab.sizes
-            cites = [
-                self._compatible(cited, q)
-                and (cited_as is None or any(q == n or q == sizes.get(n) for n in cited_as))
-                for q, *_ in pairs
-            ]
-            pairs = [
-                (q, v if not cites_q or self._equals(cited, q, v) else stated, t, side)
-                for (q, v, t, side), cites_q in zip(pairs, cites, strict=True)
-                for stated in [self._as_value(cited, q) if cites_q else v]
-                if stated is not None
-            ]
+            kept: list[tuple[str, float, float, str | None]] = []
+            for q, v, t, side in pairs:
+                if self._compatible(cited, q) and (
+                    cited_as is None or any(q in (n, sizes.get(n)) for n in cited_as)
+                ):
+                    stated = self._as_value(cited, q)
+                    if stated is None:
+                        continue
+                    if not self._equals(cited, q, v):
+                        v = stated
+                kept.append((q, v, t, side))
+            pairs = kept
         band = words.rsplit(" ", 1)[-1] in BAND_WORDS
         holds = False
         for q, v, t, side in pairs:

@@ -73,6 +73,7 @@ class Token:
         number: `numbers._read` fields of a number.
         units: the quantity units a number's unit word allows (None: no unit word).
         points: the number is in percentage points.
+        read_as: the quantities a number was read as the value of (set while planning).
     """
 
     kind: int
@@ -84,6 +85,7 @@ class Token:
     number: tuple[Any, ...] | None = None
     units: frozenset[str] | None = None
     points: bool = False
+    read_as: tuple[str, ...] = ()
 
 
 def _number_forms(phrase: str) -> tuple[str, ...]:
