@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 from collections import Counter
@@ -9,8 +10,10 @@ from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 import polars as pl
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from factory.errors import UsageError
@@ -60,42 +63,122 @@ def flatten_for_csv(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.select(columns)
 
 
+class FrameParquetWriter:
+    """Writes polars frames to one zstd Parquet file, one row group per frame, with the bytes
+    `pq.ParquetWriter(...).write_table(frame.to_arrow())` writes, without its copy.
+
+    `frame.to_arrow()` copies every string into a large_string array (polars holds string
+    views): a third of the cost of writing a text-heavy frame. The Parquet encoder writes the
+    same pages from the views, and the only difference in the file is the Arrow schema it stores
+    in the footer, so this writer stores the large_string one itself. Columns that the encoder
+    cannot take as views (a struct holding strings) or that the two forms do not map this way
+    (a categorical) are converted the plain way. tests/test_tabular.py holds both ways to the
+    same bytes.
+    """
+
+    def __init__(self, where: str | Path | BinaryIO, compression: str = "zstd") -> None:
+        self._where = where
+        self._compression = compression
+        self._writer: pq.ParquetWriter | None = None
+        self._legacy: pa.Schema | None = None
+        self._schema: pa.Schema | None = None
+        self._views: list[str] = []  # columns converted as views
+
+    def write(self, frame: pl.DataFrame) -> None:
+        if self._writer is None:
+            self._open(frame)
+        assert self._writer is not None
+        self._writer.write_table(self._table(frame))
+
+    def _open(self, frame: pl.DataFrame) -> None:
+        empty = frame.clear()
+        legacy = empty.to_arrow().schema
+        views = empty.to_arrow(compat_level=pl.CompatLevel.newest()).schema
+        if legacy.metadata is None:
+            self._views = [
+                old.name
+                for old, new in zip(legacy, views, strict=True)
+                if old.type != new.type and new.type == _view_type(old.type)
+            ]
+        viewed = set(self._views)
+        self._legacy = legacy
+        self._schema = pa.schema([views.field(f.name) if f.name in viewed else f for f in legacy])
+        self._writer = pq.ParquetWriter(
+            self._where, self._schema, compression=self._compression, store_schema=not viewed
+        )
+
+    def _table(self, frame: pl.DataFrame) -> pa.Table:
+        if not self._views:
+            return frame.to_arrow()
+        if len(self._views) == frame.width:
+            return frame.to_arrow(compat_level=pl.CompatLevel.newest())
+        viewed = set(self._views)
+        views = frame.select(self._views).to_arrow(compat_level=pl.CompatLevel.newest())
+        plain = frame.select(c for c in frame.columns if c not in viewed).to_arrow()
+        assert self._schema is not None
+        columns = [(views if c in viewed else plain).column(c) for c in frame.columns]
+        return pa.Table.from_arrays(columns, schema=self._schema)
+
+    def close(self) -> None:
+        """Finishes the file (its footer); a writer that was given no frame writes none."""
+        writer, self._writer = self._writer, None
+        if writer is None:
+            return
+        if self._views:
+            assert self._legacy is not None
+            schema = base64.b64encode(self._legacy.serialize().to_pybytes())
+            writer.add_key_value_metadata({"ARROW:schema": schema})
+        writer.close()
+
+
+def _view_type(kind: pa.DataType) -> pa.DataType | None:
+    """The view type the encoder takes for `kind` of the plain conversion, if it has one (not
+    for a struct: the encoder cannot slice a struct's string views)."""
+    if kind == pa.large_string():
+        return pa.string_view()
+    if pa.types.is_large_list(kind):
+        inner = _view_type(kind.value_type)
+        return None if inner is None else pa.large_list(kind.value_field.with_type(inner))
+    if pa.types.is_struct(kind) or pa.types.is_dictionary(kind):
+        return None
+    return kind
+
+
 def write_table(frames: Iterable[pl.DataFrame], path: Path) -> TableSummary:
     """Streams frames into one Parquet or CSV file; the file appears only when complete.
 
-    Parquet gets one row group per frame. Each frame is written on a thread of its own while
-    the next one is made (the Parquet encoder releases the GIL), with at most one frame
-    waiting to be written, so memory stays bounded by two frames.
+    Parquet gets one row group per frame. Each frame is counted, converted and written on a
+    thread of its own while the next one is made (the Parquet encoder releases the GIL), with
+    at most one frame waiting to be written, so memory stays bounded by two frames.
     """
     kind = table_format(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.name + ".partial")
     summary = TableSummary()
-    writer: pq.ParquetWriter | None = None
+
+    def write(frame: pl.DataFrame, handle: BinaryIO, parquet: FrameParquetWriter) -> None:
+        first = summary.rows == 0
+        summary.add(frame)
+        if kind == "csv":
+            flatten_for_csv(frame).write_csv(handle, include_header=first)
+        else:
+            parquet.write(frame)
+
     try:
-        with open(partial, "wb") as handle, ThreadPoolExecutor(max_workers=1) as pool:
-            writing: Future[None] | None = None
-            for frame in frames:
-                summary.add(frame)
-                if kind == "parquet":
-                    table = frame.to_arrow()
-                    if writer is None:
-                        writer = pq.ParquetWriter(handle, table.schema, compression="zstd")
+        with open(partial, "wb") as handle:
+            parquet = FrameParquetWriter(handle)
+            try:
+                with ThreadPoolExecutor(max_workers=1) as pool:
+                    writing: Future[None] | None = None
+                    for frame in frames:
+                        if writing is not None:
+                            writing.result()
+                        writing = pool.submit(write, frame, handle, parquet)
                     if writing is not None:
                         writing.result()
-                    writing = pool.submit(writer.write_table, table)
-                else:
-                    flatten_for_csv(frame).write_csv(
-                        handle, include_header=summary.rows == frame.height
-                    )
-            if writing is not None:
-                writing.result()
-            if writer is not None:
-                writer.close()
-                writer = None
+            finally:
+                parquet.close()  # after the pool: no frame is being written any more
         os.replace(partial, path)
     finally:
-        if writer is not None:
-            writer.close()
         partial.unlink(missing_ok=True)
     return summary

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
+from importlib.metadata import version
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import polars as pl
-from faker import VERSION as faker_version
-from faker import Faker
+
+if TYPE_CHECKING:
+    from faker import Faker
 
 POOL_SIZE = 4096
 
@@ -92,7 +95,15 @@ def pool_cache_dir() -> Path:
 def pool_cache_path(locale: str, seed: int) -> Path:
     """The cache file of one locale and seed; Faker's version is in the name, since another
     version may draw other values for the same seed."""
-    return pool_cache_dir() / f"pools-{locale}-{seed}-{POOL_SIZE}-faker{faker_version}.parquet"
+    name = f"pools-{locale}-{seed}-{POOL_SIZE}-faker{_faker_version()}.parquet"
+    return pool_cache_dir() / name
+
+
+@cache
+def _faker_version() -> str:
+    # From the installed distribution, not `faker.VERSION`: importing Faker scans its locales
+    # (~35 ms), which a run whose pools are cached never needs.
+    return version("faker")
 
 
 @lru_cache(maxsize=8)
@@ -140,6 +151,8 @@ def _write_pools(pools: Pools, path: Path) -> None:
 
 
 def _draw_pools(locale: str, seed: int) -> Pools:
+    from faker import Faker
+
     fake = Faker(locale)
     fake.seed_instance(seed)
     rng = np.random.default_rng(np.random.SeedSequence([seed, 0xF00D]))

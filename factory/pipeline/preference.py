@@ -48,6 +48,7 @@ import xxhash
 from factory.dataset import PREFERENCE_DIR, SPLITS
 from factory.domains.rules.interpret import row_values
 from factory.recipe import RecipeBase
+from factory.tabular import FrameParquetWriter
 from factory.teachers.base import row_seed
 from factory.verify import Verdict, mutations
 from factory.verify.case import CaseVerifier
@@ -191,7 +192,7 @@ class _PairWriter:
         self.out = out
         self.counts = counts
         self.pending: dict[str, list[dict[str, Any]]] = {s: [] for s in SPLITS}
-        self.writers: dict[str, Any] = {}
+        self.writers: dict[str, FrameParquetWriter] = {}
 
     def __enter__(self) -> _PairWriter:
         return self
@@ -211,12 +212,11 @@ class _PairWriter:
         rows = self.pending[split]
         if not rows:
             return
-        table = pl.DataFrame(rows, schema=PREFERENCE_SCHEMA).to_arrow()
         writer = self.writers.get(split)
         if writer is None:
             path = self.out / f"{split}-00000-of-00001.parquet"
-            writer = self.writers[split] = pq.ParquetWriter(path, table.schema, compression="zstd")
-        writer.write_table(table)
+            writer = self.writers[split] = FrameParquetWriter(path)
+        writer.write(pl.DataFrame(rows, schema=PREFERENCE_SCHEMA))
         rows.clear()
 
     def __exit__(self, *exc: object) -> None:

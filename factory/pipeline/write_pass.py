@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
-import pyarrow.parquet as pq
 
 from factory.dataset import SPLITS
 from factory.pipeline.finalize_plan import FinalizePlan
+from factory.tabular import FrameParquetWriter
 
 #: Rows per data file at most: about 190 MB of lending examples (the Hub suggests files of a few
 #: hundred MB). A split up to this size stays one file, as every small dataset's split does.
@@ -170,7 +170,7 @@ class _Writers:
 
     def __init__(self, staging: Path) -> None:
         self.staging = staging
-        self.writers: dict[str, pq.ParquetWriter] = {}
+        self.writers: dict[str, FrameParquetWriter] = {}
         self._threads: dict[str, ThreadPoolExecutor] = {}
         self._pending: list[Future[None]] = []
         self._finished: list[str] = []
@@ -202,12 +202,11 @@ class _Writers:
             self._threads.pop(name).shutdown(wait=True)
 
     def _write(self, name: str, frame: pl.DataFrame) -> None:
-        table = frame.to_arrow()
         if name not in self.writers:
             path = self._partial(name)
             path.parent.mkdir(parents=True, exist_ok=True)
-            self.writers[name] = pq.ParquetWriter(path, table.schema, compression="zstd")
-        self.writers[name].write_table(table)
+            self.writers[name] = FrameParquetWriter(path)
+        self.writers[name].write(frame)
 
     def _finish(self, name: str) -> None:
         self.writers.pop(name).close()

@@ -34,7 +34,7 @@ class KnowledgeDistribution(DistributionBase):
 class KnowledgeSettings(BaseModel):
     """Which documents the questions are about (the embedded fabricated company by default)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     documents: str | None = Field(
         None,

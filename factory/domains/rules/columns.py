@@ -44,7 +44,7 @@ POOLS: dict[str, str] = {
 
 
 class _Column(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     label: str | None = Field(
         None, max_length=120, description="How text names the column (default: its name, spaced)."

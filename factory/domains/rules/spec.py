@@ -39,7 +39,7 @@ _CODE = r"^[A-Z][A-Z0-9_]{1,63}$"
 
 
 class _Spec(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class QuantitySpec(_Spec):
