@@ -69,8 +69,9 @@ class Pools:
         return self.take(pool, rng.integers(0, pool.len(), n))
 
 
-#: When set, the folder where drawn pools are kept (a generation run points its step processes at
-#: its own work folder); otherwise they are kept in the user's cache (`pool_cache_dir`).
+#: When set, the folder where drawn pools are kept (a generation run whose user cache cannot be
+#: written points its step processes at its own work folder); otherwise they are kept in the
+#: user's cache (`pool_cache_dir`).
 POOL_CACHE_ENV = "FIN_FACTORY_POOL_CACHE"
 _STRING_POOLS = (
     "first_names_female", "first_names_male", "last_names", "cities", "states",

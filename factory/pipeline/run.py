@@ -29,7 +29,7 @@ from factory._distilabel import (
     ray_cluster,
     start_fork_server,
 )
-from factory.domains._pools import POOL_CACHE_ENV
+from factory.domains._pools import POOL_CACHE_ENV, pool_cache_dir
 from factory.errors import DatasetError, FactoryError, IncompleteDatasetError, UsageError
 from factory.pipeline._tasks import RayTasks
 from factory.pipeline.documents import DOCUMENTS, plan_documents, write_documents
@@ -376,7 +376,12 @@ def _set_log_level(verbose: bool) -> None:
 
 @contextmanager
 def _pool_cache(folder: Path) -> Iterator[None]:
-    """Every step process draws the same Faker value pools; the first one keeps them here."""
+    """Every step process reads the same Faker value pools from the user's pool cache (drawing
+    them is ~3 s of Faker calls, which a run used to pay every time); where that cache cannot
+    be written, the first process keeps them in `folder` for the others."""
+    if _writable(pool_cache_dir()):
+        yield
+        return
     previous = os.environ.get(POOL_CACHE_ENV)
     os.environ[POOL_CACHE_ENV] = str(folder)
     try:
@@ -386,6 +391,14 @@ def _pool_cache(folder: Path) -> Iterator[None]:
             os.environ.pop(POOL_CACHE_ENV, None)
         else:
             os.environ[POOL_CACHE_ENV] = previous
+
+
+def _writable(folder: Path) -> bool:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return False
+    return os.access(folder, os.W_OK | os.X_OK)
 
 
 def build_pipeline(

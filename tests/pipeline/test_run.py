@@ -12,10 +12,18 @@ import sys
 import time
 from pathlib import Path
 
+import polars as pl
 import pytest
 
+from factory.domains._pools import (
+    _STRING_POOLS,
+    POOL_CACHE_ENV,
+    POOL_SIZE,
+    pool_cache_dir,
+    pool_cache_path,
+)
 from factory.errors import DatasetError
-from factory.pipeline.run import _run_pipeline, generate, run_identity
+from factory.pipeline.run import _pool_cache, _run_pipeline, generate, run_identity
 from factory.recipe import load_recipe
 from factory.synth import recipe_shards
 from tests.conftest import MINIMAL
@@ -248,3 +256,40 @@ def test_overwrite_killed_halfway_leaves_a_folder_the_same_command_accepts(
     assert not (folder / "manifest.json").exists()
     result = generate(recipe, folder)
     assert result.final.profiles == 100 and not result.already_complete
+
+
+def _marked_pools(seed: int, employer: str) -> None:
+    """Writes pools for `seed` into the user's pool cache whose every employer is `employer`."""
+    columns = {name: [f"{name} {i}" for i in range(POOL_SIZE)] for name in _STRING_POOLS}
+    columns["employers"] = [employer] * POOL_SIZE
+    path = pool_cache_path("en_US", seed)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pl.DataFrame({**columns, "job_pay_premium": [0.0] * POOL_SIZE}).write_parquet(path)
+
+
+def test_a_run_reads_the_users_pool_cache_instead_of_drawing_its_own(tmp_path, write_recipe):
+    # Pools in the user cache that Faker would never draw: every step process must have read
+    # them (a run used to draw its own, ~3 s of Faker calls, into its work folder).
+    _marked_pools(9017, "Quetzal Holdings")
+    recipe = load_recipe(write_recipe(MINIMAL.replace("seed: 3", "seed: 9017")))
+    result = generate(recipe, tmp_path / "run")
+    assert result.final.kept > 0
+    data = pl.read_parquet(tmp_path / "run" / "data" / "*.parquet")
+    assert set(data["employer"]) == {"Quetzal Holdings"}
+    users = [m[1]["content"] for m in data["messages"].to_list()]
+    assert all("Employer: Quetzal Holdings" in text for text in users)
+
+
+def test_a_run_whose_pool_cache_cannot_be_written_keeps_its_pools_in_its_work_folder(
+    tmp_path, monkeypatch
+):
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocked))
+    monkeypatch.delenv(POOL_CACHE_ENV, raising=False)
+    with _pool_cache(tmp_path / "work" / "pools"):
+        assert pool_cache_dir() == tmp_path / "work" / "pools"
+    assert POOL_CACHE_ENV not in os.environ
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    with _pool_cache(tmp_path / "work" / "pools"):
+        assert pool_cache_dir() == tmp_path / "cache" / "fin-factory" / "pools"
