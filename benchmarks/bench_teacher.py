@@ -158,8 +158,8 @@ def _shared_prefix(prompts: list[list[int]]) -> int:
 def _vllm_side(args: argparse.Namespace, model: Path) -> VllmSide:
     import vllm
 
-    from factory.teachers import VllmTeacher
     from factory.teachers.llm import sampling_seed
+    from factory.teachers.vllm_engine import VllmTeacher
 
     chats = _chats(model, args.n)
     teacher = VllmTeacher(

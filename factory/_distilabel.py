@@ -9,8 +9,8 @@ overhead, proportional to the rows moved (measured: it dominated a 30,000-row le
 cache files, which we never write.
 
 Importing this module also makes the fork server the multiprocessing start method for
-distilabel's step processes (see below), and silences a warning distilabel's own models raise at
-import under current pydantic.
+distilabel's step processes (see below). (The warning distilabel's own models raise at import
+under current pydantic is silenced by the package itself, factory/__init__.py.)
 
 `RayShardPipeline` is the same pipeline on distilabel's RayPipeline, one Ray actor per step
 replica, and `ray_cluster()` connects it to a cluster (or starts a local one) for one run. Under
@@ -24,7 +24,6 @@ import gc
 import multiprocessing
 import os
 import time
-import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from multiprocessing.context import ForkServerContext
@@ -32,14 +31,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from pydantic.warnings import UnsupportedFieldAttributeWarning
-
 from factory.errors import FactoryError, UsageError
-
-# distilabel 1.5.3 declares Field(default=None) inside Annotated unions, which current pydantic
-# warns about at import; the warning is about distilabel's models, not ours, and says nothing a
-# user can act on.
-warnings.filterwarnings("ignore", category=UnsupportedFieldAttributeWarning)
 
 # distilabel runs each step in a child process. Forking a parent whose polars thread pool is
 # already running deadlocks the child on its first polars call (measured: the second run in one

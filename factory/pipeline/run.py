@@ -40,7 +40,7 @@ from factory.pipeline.shard_files import KEPT, failed_path, shard_path
 from factory.pipeline.steps import SynthesizeShards, VerifyShards, WriteReasoning
 from factory.recipe import LLMSettings, RecipeBase
 from factory.synth import Shard, plan_shards, recipe_shards
-from factory.teachers import build_judge, build_teacher, probe_servers
+from factory.teachers.build import build_judge, build_teacher, probe_servers
 
 WORK = "_work"
 #: Replicas of the verify step, the busiest one (each replica verifies and writes whole shards).

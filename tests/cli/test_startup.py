@@ -60,3 +60,24 @@ def test_recipes_validate_loads_no_heavy_module():
     exit_code, loaded = _loaded_after(["recipes", "validate", *recipes])
     assert exit_code == 0
     assert not set(loaded) & set(HEAVY), loaded
+
+
+def test_profiles_loads_no_heavy_module(tmp_path):
+    exit_code, loaded = _loaded_after(
+        ["profiles", "lending-cot", "--n", "200", "--out", str(tmp_path / "p.parquet")]
+    )
+    assert exit_code == 0
+    assert not set(loaded) & set(HEAVY), loaded
+
+
+@pytest.mark.parametrize(
+    "module", ["factory.evaluate.run", "factory.pipeline.prompts", "factory.teachers.base"]
+)
+def test_evaluation_and_prompts_load_without_distilabel(module):
+    """Evaluation reads the prompts and teachers.base; distilabel (~1.5 s) loads only in the
+    modules that build or run its steps."""
+    code = f"import sys, {module}\nprint('distilabel' in sys.modules)\n"
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    assert done.stdout.strip() == "False"

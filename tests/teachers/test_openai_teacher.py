@@ -14,7 +14,7 @@ import xxhash
 from factory.dataset import read_manifest, read_rejects, read_split
 from factory.pipeline.run import generate
 from factory.recipe import load_recipe
-from factory.teachers import OpenAITeacher
+from factory.teachers.openai_server import OpenAITeacher
 from tests.conftest import MINIMAL
 from tests.fake_openai import Reply, fake_openai_server
 

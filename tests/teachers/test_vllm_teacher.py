@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from factory.dataset import read_manifest, read_rejects
-from factory.teachers import VllmTeacher
+from factory.teachers.vllm_engine import VllmTeacher
 
 ENGINE_ARGS = {"dtype": "float32", "enforce_eager": True, "max_model_len": 1024}
 #: An environment variable that marks the processes of one test's run.
