@@ -10,9 +10,11 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-#: Modules that cost a second or more to import; no quick command may load them.
+#: Modules that cost a second or more to import (pandas: a fifth of one, which pyarrow loads
+#: for some calls); no quick command may load them.
 HEAVY = (
     "distilabel",
+    "pandas",
     "torch",
     "transformers",
     "datasets",
