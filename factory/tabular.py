@@ -76,13 +76,12 @@ class FrameParquetWriter:
     same bytes.
     """
 
-    def __init__(self, where: str | Path | BinaryIO, compression: str = "zstd") -> None:
+    def __init__(self, where: str | Path | BinaryIO) -> None:
         self._where = where
-        self._compression = compression
         self._writer: pq.ParquetWriter | None = None
-        self._legacy: pa.Schema | None = None
         self._schema: pa.Schema | None = None
         self._views: list[str] = []  # columns converted as views
+        self._stored_schema: bytes | None = None  # the footer's ARROW:schema, when views
 
     def write(self, frame: pl.DataFrame) -> None:
         if self._writer is None:
@@ -101,10 +100,11 @@ class FrameParquetWriter:
                 if old.type != new.type and new.type == _view_type(old.type)
             ]
         viewed = set(self._views)
-        self._legacy = legacy
+        if viewed:
+            self._stored_schema = base64.b64encode(legacy.serialize().to_pybytes())
         self._schema = pa.schema([views.field(f.name) if f.name in viewed else f for f in legacy])
         self._writer = pq.ParquetWriter(
-            self._where, self._schema, compression=self._compression, store_schema=not viewed
+            self._where, self._schema, compression="zstd", store_schema=not viewed
         )
 
     def _table(self, frame: pl.DataFrame) -> pa.Table:
@@ -124,10 +124,8 @@ class FrameParquetWriter:
         writer, self._writer = self._writer, None
         if writer is None:
             return
-        if self._views:
-            assert self._legacy is not None
-            schema = base64.b64encode(self._legacy.serialize().to_pybytes())
-            writer.add_key_value_metadata({"ARROW:schema": schema})
+        if self._stored_schema is not None:
+            writer.add_key_value_metadata({"ARROW:schema": self._stored_schema})
         writer.close()
 
 

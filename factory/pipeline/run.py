@@ -377,7 +377,7 @@ def _set_log_level(verbose: bool) -> None:
 @contextmanager
 def _pool_cache(folder: Path) -> Iterator[None]:
     """Every step process reads the same Faker value pools from the user's pool cache (drawing
-    them is ~3 s of Faker calls, which a run used to pay every time); where that cache cannot
+    them is ~2 s of Faker calls, which a run used to pay every time); where that cache cannot
     be written, the first process keeps them in `folder` for the others."""
     if _writable(pool_cache_dir()):
         yield
